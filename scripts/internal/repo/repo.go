@@ -1,0 +1,36 @@
+// Package repo locates the flakeship repository from anywhere inside it.
+package repo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// Root returns the repository root: the nearest directory at or above the
+// working directory that holds flake.nix and the service's go.mod.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if isRoot(dir) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the flakeship repository: no directory above the working directory holds both flake.nix and go.mod; run from the repository")
+		}
+		dir = parent
+	}
+}
+
+func isRoot(dir string) bool {
+	for _, name := range []string{"flake.nix", "go.mod"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
