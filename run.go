@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+)
+
+// run is the whole program; main only supplies the process's environment.
+// Errors are written to stderr as one line and returned.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if err != nil {
+			fmt.Fprintln(stderr, oneLine(err.Error()))
+		}
+	}()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal, a second one gets the default behaviour (exit).
+	context.AfterFunc(ctx, stop)
+
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	gin.SetMode(cfg.GinMode)
+	logger := newLogger(stdout)
+	return serve(ctx, cfg, newServer(newRouter(cfg, logger), logger), logger, shutdownTimeout)
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
