@@ -1,0 +1,42 @@
+// Command verify checks that a rollout reached the service: it polls
+// URL/ping and URL/version until /ping answers pong and /version names the
+// expected release, or the deadline passes.
+//
+//	verify --url URL --expect-release LABEL [--timeout 3m]
+//	verify current-image < status.json
+//
+// Inside GitHub Actions it writes step outputs, a job summary and ::error
+// annotations; outside it prints plain text.
+package main
+
+import (
+	"io"
+	"os"
+)
+
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == currentImageCommand {
+		return runCurrentImage(args[1:], stdin, stdout, stderr)
+	}
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return exitUsage
+	}
+	if cfg == nil { // -h
+		return exitOK
+	}
+	rep := newReporter(stdout, stderr, getenv)
+	rep.maskSecrets()
+	res := poll(cfg, newHTTPClient())
+	return rep.report(cfg, res)
+}

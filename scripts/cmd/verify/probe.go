@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// requestTimeout bounds one request; the overall deadline bounds it further.
+const requestTimeout = 10 * time.Second
+
+// versionInfo is the service's /version body (see the service contract).
+type versionInfo struct {
+	Version   string `json:"version"`
+	ImageRef  string `json:"image_ref"`
+	MachineID string `json:"machine_id"`
+	Region    string `json:"region"`
+}
+
+// endpointResult is what one request saw; status 0 means no HTTP answer.
+type endpointResult struct {
+	path    string
+	status  int
+	latency time.Duration
+	err     error
+}
+
+// attempt is one probe of /ping and /version. problem is empty when the
+// expected release answered.
+type attempt struct {
+	ping, version endpointResult
+	info          versionInfo
+	release       string // release seen in /version ("" if none)
+	problem       string
+}
+
+func (a attempt) ok() bool { return a.problem == "" }
+
+func newHTTPClient() *http.Client {
+	// A fresh connection per request, so every attempt goes through the
+	// proxy's routing like a new visitor would.
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
+}
+
+func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
+	var a attempt
+	var body []byte
+	a.ping, body = get(ctx, client, cfg.baseURL, "/ping")
+	if a.problem = endpointProblem(a.ping, cfg.baseURL); a.problem != "" {
+		return a
+	}
+	var pong struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &pong); err != nil || pong.Message != "pong" {
+		a.problem = fmt.Sprintf(`/ping answered %q, want {"message":"pong"}: is something else serving %s?`, shorten(body), cfg.baseURL)
+		return a
+	}
+	a.version, body = get(ctx, client, cfg.baseURL, "/version")
+	if a.problem = endpointProblem(a.version, cfg.baseURL); a.problem != "" {
+		return a
+	}
+	if err := json.Unmarshal(body, &a.info); err != nil {
+		a.problem = fmt.Sprintf("/version answered %q, which is not the service's JSON: %v", shorten(body), err)
+		return a
+	}
+	a.release = releaseOf(a.info)
+	if !releaseMatches(a.info, cfg.release) {
+		a.problem = oldReleaseProblem(a.info, a.release, cfg.release)
+	}
+	return a
+}
+
+func get(ctx context.Context, client *http.Client, base, path string) (endpointResult, []byte) {
+	res := endpointResult{path: path}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		res.err = err
+		return res, nil
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		res.latency = time.Since(start)
+		res.err = err
+		return res, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	res.latency = time.Since(start)
+	res.status = resp.StatusCode
+	res.err = err
+	return res, body
+}
+
+// endpointProblem describes a transport error or a non-200 answer.
+func endpointProblem(r endpointResult, base string) string {
+	if r.err != nil {
+		return transportProblem(r.err, base)
+	}
+	switch {
+	case r.status >= 500:
+		return fmt.Sprintf("%s answered HTTP %d %s: the app is reachable but failing (see `flyctl logs`)", r.path, r.status, http.StatusText(r.status))
+	case r.status != http.StatusOK:
+		return fmt.Sprintf("%s answered HTTP %d %s, want 200", r.path, r.status, http.StatusText(r.status))
+	}
+	return ""
+}
+
+func transportProblem(err error, base string) string {
+	host := base
+	if u, perr := url.Parse(base); perr == nil {
+		host = u.Host
+	}
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", host)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return fmt.Sprintf("no answer from %s in time (request timed out)", host)
+	}
+	return fmt.Sprintf("request to %s failed: %v", host, err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// releaseOf names the release a /version body reports: the image tag when
+// FLY_IMAGE_REF is set (registry.fly.io/app:git-<sha>), else the version.
+func releaseOf(v versionInfo) string {
+	if tag := imageTag(v.ImageRef); tag != "" {
+		return tag
+	}
+	return v.Version
+}
+
+// imageTag returns the tag of an image reference, ignoring any @digest.
+func imageTag(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	name := ref[strings.LastIndex(ref, "/")+1:]
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
+}
+
+func releaseMatches(v versionInfo, want string) bool {
+	return imageTag(v.ImageRef) == want || v.Version == want
+}
+
+func oldReleaseProblem(v versionInfo, seen, want string) string {
+	where := ""
+	if v.MachineID != "" {
+		where = fmt.Sprintf(" on machine %s", v.MachineID)
+		if v.Region != "" {
+			where += " in " + v.Region
+		}
+	}
+	if seen == "" {
+		return fmt.Sprintf("/version names no release (empty version and image_ref)%s, want %s", where, want)
+	}
+	detail := fmt.Sprintf("version %q", v.Version)
+	if v.ImageRef != "" {
+		detail = fmt.Sprintf("image_ref %q, version %q", v.ImageRef, v.Version)
+	}
+	return fmt.Sprintf("old release still serving: %s (%s)%s, want %s", seen, detail, where, want)
+}
+
+func shorten(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
