@@ -1,0 +1,9 @@
+// Package image checks the container image and Fly configuration offline:
+// the Dockerfile (parsed with BuildKit's own parser), .dockerignore against
+// what the flake builds, fly.toml against flyctl's schema, the agreement of
+// all three with the service's source, and the image's runtime contract (the
+// program alone in an empty root directory answers /ping).
+//
+// The checks live in the package's tests; the other files hold the readers
+// they share.
+package image
