@@ -1,0 +1,114 @@
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// dockerContext lists the files (slash-separated, relative to root) that a
+// build of root sends to the builder, applying .dockerignore the way
+// BuildKit does: a file is left out when it or a parent directory matches,
+// the last matching pattern winning (so "!" re-includes).
+func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
+	patterns, err := ignorefile.ReadAll(ignore)
+	if err != nil {
+		return nil, fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	files := map[string]int64{}
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		excluded, err := pm.MatchesOrParentMatches(rel)
+		if err != nil || excluded {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = info.Size()
+		return nil
+	})
+	return files, err
+}
+
+// nixBuildInputs lists the files `nix build` in the image reads: the flake,
+// its lock, the root module's go.mod and go.sum, and every file of every
+// package of the root module that the Go build or its tests (buildGoModule
+// runs them) read, testdata included.
+func nixBuildInputs(root string) (map[string]bool, error) {
+	need := map[string]bool{"flake.nix": true, "flake.lock": true, "go.mod": true, "go.sum": true}
+	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(servicebuild.Tags, ","), "./...")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			err = fmt.Errorf("%w: %s", err, exit.Stderr)
+		}
+		return nil, fmt.Errorf("go list ./... in %s: %w", root, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var pkg struct {
+			Dir                                          string
+			GoFiles, CgoFiles, IgnoredGoFiles, OtherFiles []string
+			TestGoFiles, XTestGoFiles                    []string
+			EmbedFiles, TestEmbedFiles, XTestEmbedFiles  []string
+		}
+		if err := dec.Decode(&pkg); err != nil {
+			return nil, fmt.Errorf("reading go list output: %w", err)
+		}
+		for _, list := range [][]string{pkg.GoFiles, pkg.CgoFiles, pkg.IgnoredGoFiles, pkg.OtherFiles,
+			pkg.TestGoFiles, pkg.XTestGoFiles, pkg.EmbedFiles, pkg.TestEmbedFiles, pkg.XTestEmbedFiles} {
+			for _, f := range list {
+				rel, err := filepath.Rel(root, filepath.Join(pkg.Dir, f))
+				if err != nil {
+					return nil, err
+				}
+				need[filepath.ToSlash(rel)] = true
+			}
+		}
+		if err := addTree(root, filepath.Join(pkg.Dir, "testdata"), need); err != nil {
+			return nil, err
+		}
+	}
+	return need, nil
+}
+
+// addTree adds every file under dir (if it exists) to set.
+func addTree(root, dir string, set map[string]bool) error {
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		set[filepath.ToSlash(rel)] = true
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
