@@ -1,0 +1,271 @@
+{
+  description = "flakeship: a small Go web service, built by Nix and deployed to Fly.io";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      forAllSystems = nixpkgs.lib.genAttrs [
+        "x86_64-linux"
+        "aarch64-linux"
+        "x86_64-darwin"
+        "aarch64-darwin"
+      ];
+
+      version = self.shortRev or self.dirtyShortRev or "dev";
+
+      # What the service build reads: go.mod, go.sum and the root module's Go
+      # files. scripts/ is a separate module (dev tooling, not built by Nix), so
+      # editing it, the README or CI files does not rebuild the package.
+      goFiles = lib.fileset.fileFilter (file: file.hasExt "go") ./.;
+      serviceFiles = lib.fileset.unions [
+        ./go.mod
+        ./go.sum
+        (lib.fileset.difference goFiles ./scripts)
+        (lib.fileset.maybeMissing ./testdata)
+      ];
+
+      sourceOf =
+        fileset:
+        lib.fileset.toSource {
+          root = ./.;
+          inherit fileset;
+        };
+
+      # buildGoModule is buildGo126Module on nixos-26.05; naming the version
+      # keeps the package, its checks and the dev shell on one Go (go_1_26).
+      flakeshipFor =
+        pkgs:
+        pkgs.buildGo126Module (finalAttrs: {
+          pname = "flakeship";
+          inherit version;
+
+          src = sourceOf serviceFiles;
+
+          # Refresh with scripts/vendorhash --write after changing dependencies.
+          vendorHash = "sha256-n2/gw9dA9h/LRFnkmDSooTcwcNFXh3PGogkRD3DSk7s=";
+          goSum = ./go.sum;
+
+          subPackages = [ "." ];
+
+          # No cgo: a static binary whose closure is itself alone. -trimpath
+          # comes from buildGoModule (allowGoReference = false), which also
+          # refuses any reference to Go in the output.
+          env.CGO_ENABLED = 0;
+          tags = [ "nomsgpack" ];
+          ldflags = [
+            "-s"
+            "-w"
+            "-X main.version=${finalAttrs.version}"
+          ];
+
+          meta = {
+            description = "Tiny gin web service (/ping, /version) deployed to Fly.io";
+            mainProgram = "flakeship";
+          };
+        });
+    in
+    {
+      packages = forAllSystems (system: {
+        default = flakeshipFor nixpkgs.legacyPackages.${system};
+      });
+
+      apps = forAllSystems (system: {
+        default = {
+          type = "app";
+          program = lib.getExe self.packages.${system}.default;
+          meta.description = "Run the flakeship service on 0.0.0.0:$PORT (default 8080)";
+        };
+      });
+
+      devShells = forAllSystems (
+        system:
+        let
+          pkgs = nixpkgs.legacyPackages.${system};
+        in
+        {
+          default = pkgs.mkShell {
+            packages = [
+              pkgs.go_1_26
+              pkgs.gopls
+              pkgs.gotestsum
+              pkgs.golangci-lint
+              pkgs.actionlint
+              pkgs.shellcheck
+              pkgs.flyctl
+              pkgs.nixfmt
+              pkgs.wrk
+            ];
+          };
+        }
+      );
+
+      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt);
+
+      checks = forAllSystems (
+        system:
+        let
+          pkgs = nixpkgs.legacyPackages.${system};
+          flakeship = self.packages.${system}.default;
+          tagList = lib.concatStringsSep "," flakeship.tags;
+          workflowSources = sourceOf (lib.fileset.maybeMissing ./.github/workflows);
+          # Shell scripts have no extension (or .sh); Go sources and go.mod never match.
+          shellSources = sourceOf (
+            lib.fileset.fileFilter (file: !lib.hasInfix "." file.name || file.hasExt "sh") ./scripts
+          );
+          nixSources = sourceOf (lib.fileset.fileFilter (file: file.hasExt "nix") ./.);
+
+          # A check that runs in the package's own build environment: same Go,
+          # same vendored modules (goModules), GOFLAGS=-mod=vendor, GOPROXY=off.
+          goCheck =
+            name: attrs:
+            flakeship.overrideAttrs (
+              {
+                pname = "flakeship-${name}";
+                inherit (flakeship) goModules;
+                dontBuild = true;
+                doCheck = true;
+                installPhase = ''
+                  runHook preInstall
+                  touch $out
+                  runHook postInstall
+                '';
+                dontFixup = true;
+              }
+              // attrs
+            );
+        in
+        {
+          inherit flakeship;
+
+          tests = goCheck "tests" {
+            nativeCheckInputs = [ pkgs.gotestsum ];
+            __darwinAllowLocalNetworking = true;
+            checkPhase = ''
+              runHook preCheck
+              export HOME=$TMPDIR
+              # Like buildGoModule's own checkPhase: tests run without -trimpath.
+              export GOFLAGS=''${GOFLAGS//-trimpath/}
+              gotestsum --format testname \
+                --junitfile "$TMPDIR/junit.xml" \
+                --jsonfile "$TMPDIR/test.json" \
+                -- -tags=${tagList} ./...
+              runHook postCheck
+            '';
+            installPhase = ''
+              runHook preInstall
+              mkdir -p $out
+              cp "$TMPDIR/junit.xml" "$TMPDIR/test.json" $out/
+              runHook postInstall
+            '';
+            # Test output may quote store paths; this output is a report, not a program.
+            disallowedReferences = [ ];
+          };
+
+          vet = goCheck "vet" {
+            checkPhase = ''
+              runHook preCheck
+              go vet -tags=${tagList} ./...
+              runHook postCheck
+            '';
+          };
+
+          golangci-lint = goCheck "golangci-lint" {
+            src = sourceOf (lib.fileset.union serviceFiles ./.golangci.yml);
+            nativeCheckInputs = [ pkgs.golangci-lint ];
+            checkPhase = ''
+              runHook preCheck
+              export HOME=$TMPDIR
+              export GOLANGCI_LINT_CACHE=$TMPDIR/golangci-lint
+              golangci-lint run --config .golangci.yml --build-tags=${tagList} ./...
+              runHook postCheck
+            '';
+          };
+
+          gofmt =
+            pkgs.runCommand "flakeship-gofmt"
+              {
+                nativeBuildInputs = [ flakeship.go ];
+              }
+              ''
+                cd ${sourceOf goFiles}
+                unformatted=$(gofmt -l .)
+                if [ -n "$unformatted" ]; then
+                  echo "These files need gofmt -w:" >&2
+                  echo "$unformatted" >&2
+                  exit 1
+                fi
+                touch $out
+              '';
+
+          actionlint =
+            pkgs.runCommand "flakeship-actionlint"
+              {
+                nativeBuildInputs = [ pkgs.actionlint ];
+              }
+              ''
+                cd ${workflowSources}
+                shopt -s nullglob
+                workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
+                if [ ''${#workflows[@]} -eq 0 ]; then
+                  echo "No workflow files in .github/workflows" >&2
+                  exit 1
+                fi
+                actionlint "''${workflows[@]}"
+                touch $out
+              '';
+
+          shellcheck =
+            pkgs.runCommand "flakeship-shellcheck"
+              {
+                nativeBuildInputs = [ pkgs.shellcheck ];
+              }
+              ''
+                cd ${shellSources}
+                scripts=()
+                for file in scripts/*; do
+                  if [ -f "$file" ] && head -n 1 "$file" | grep -qE '^#!.*\b(ba)?sh\b'; then
+                    scripts+=("$file")
+                  fi
+                done
+                if [ ''${#scripts[@]} -eq 0 ]; then
+                  echo "No shell scripts found in scripts/" >&2
+                  exit 1
+                fi
+                shellcheck "''${scripts[@]}"
+                touch $out
+              '';
+
+          nixfmt =
+            pkgs.runCommand "flakeship-nixfmt"
+              {
+                nativeBuildInputs = [ pkgs.nixfmt ];
+              }
+              ''
+                cd ${nixSources}
+                find . -name '*.nix' -exec nixfmt --check {} +
+                touch $out
+              '';
+
+          # The package's runtime closure must be the binary alone.
+          closure =
+            pkgs.runCommand "flakeship-closure"
+              {
+                closureInfo = pkgs.closureInfo { rootPaths = [ flakeship ]; };
+              }
+              ''
+                paths=$(cat "$closureInfo/store-paths")
+                if [ "$paths" != "${flakeship}" ]; then
+                  echo "The flakeship closure must hold only ${flakeship}; it holds:" >&2
+                  echo "$paths" >&2
+                  exit 1
+                fi
+                touch $out
+              '';
+        }
+      );
+    };
+}
