@@ -72,10 +72,10 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for dec.More() {
 		var pkg struct {
-			Dir                                          string
+			Dir                                           string
 			GoFiles, CgoFiles, IgnoredGoFiles, OtherFiles []string
-			TestGoFiles, XTestGoFiles                    []string
-			EmbedFiles, TestEmbedFiles, XTestEmbedFiles  []string
+			TestGoFiles, XTestGoFiles                     []string
+			EmbedFiles, TestEmbedFiles, XTestEmbedFiles   []string
 		}
 		if err := dec.Decode(&pkg); err != nil {
 			return nil, fmt.Errorf("reading go list output: %w", err)
