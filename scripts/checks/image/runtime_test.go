@@ -1,0 +1,159 @@
+package image
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// needTool returns the path of a tool this test needs. When it is missing the
+// test fails under CI=true (with the install hint) and is skipped otherwise.
+func needTool(t *testing.T, name, hint string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed (CI=true makes this an error); install it: %s", name, hint)
+	}
+	t.Skipf("skipping: %s is not installed; install it: %s", name, hint)
+	return ""
+}
+
+// emptyRootCommand returns a command that runs argv inside root, a
+// directory holding nothing but the image's files: as uid:gid when the test
+// runs as root (chroot --userspec), else as the caller mapped to root in a
+// new user namespace (unshare --map-root-user chroot).
+func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (cmd *exec.Cmd, switchesUser bool) {
+	t.Helper()
+	chroot := needTool(t, "chroot", "apt-get install coreutils")
+	if os.Geteuid() == 0 {
+		args := append([]string{fmt.Sprintf("--userspec=%d:%d", uid, gid), root}, argv...)
+		return exec.Command(chroot, args...), true
+	}
+	unshare := needTool(t, "unshare", "apt-get install util-linux")
+	if out, err := exec.Command(unshare, "--map-root-user", "true").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("unprivileged user namespaces do not work here (unshare --map-root-user: %v %s); run the test as root or enable them (sysctl kernel.unprivileged_userns_clone=1)", err, out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("skipping: " + msg)
+	}
+	args := append([]string{"--map-root-user", chroot, root}, argv...)
+	return exec.Command(unshare, args...), false
+}
+
+// The image is the store closure plus /bin -> <store path>/bin, nothing
+// else: no /etc, /tmp, /dev, /proc, shell or libc. This builds that tree
+// with the binary built as the flake builds it and runs CMD in it.
+func TestImageRunsFromAnEmptyRoot(t *testing.T) {
+	img, src, cfg := mustImage(t), mustServiceSource(t), mustFlyConfig(t)
+	binary := serviceBinary(t)
+
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	program := path.Base(img.Cmd[0])
+	storeDir := "/nix/store/00000000000000000000000000000000-" + program + "-image-check"
+	if err := os.MkdirAll(filepath.Join(root, storeDir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, binary, filepath.Join(root, storeDir, "bin", program))
+	cmdDir := filepath.Join(root, path.Dir(img.Cmd[0]))
+	if err := os.MkdirAll(filepath.Dir(cmdDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(storeDir+"/bin", cmdDir); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd, switchesUser := emptyRootCommand(t, root, img.UID, img.GID, img.Cmd)
+	// Fly sets PORT only if fly.toml says so (it does not): the default must do.
+	port := src.DefaultPort
+	cmd.Env = []string{}
+	if !portFree(port) {
+		port = freePort(t)
+		cmd.Env = []string{"PORT=" + port}
+		t.Logf("port %s is busy on this host, so PORT=%s is set; TestOnePortEverywhere checks the default against EXPOSE", src.DefaultPort, port)
+	}
+	if len(cmd.Env) == 0 {
+		t.Logf("PORT unset: the service must listen on its default %s", port)
+	}
+	started := time.Now()
+	svc := startService(t, cmd, port)
+	t.Logf("%v answered /ping %s after exec, from an empty root", img.Cmd, time.Since(started).Round(time.Millisecond))
+
+	if status, body := svc.request(t, http.MethodGet, "/ping"); status != http.StatusOK || body != `{"message":"pong"}` {
+		t.Errorf("GET /ping in the empty root: %d %s, want 200 {\"message\":\"pong\"}", status, body)
+	}
+	if switchesUser {
+		if uid := processUID(t, cmd.Process.Pid); uid != fmt.Sprint(img.UID) {
+			t.Errorf("the service runs as uid %s, want the Dockerfile's USER %d", uid, img.UID)
+		}
+	} else {
+		t.Logf("not root: ran as the caller mapped to root in a user namespace, not as uid %d", img.UID)
+	}
+
+	// Fly stops a machine with kill_signal and kills it kill_timeout later.
+	sig := map[string]syscall.Signal{"SIGINT": syscall.SIGINT, "SIGTERM": syscall.SIGTERM}[cfg.KillSignal]
+	if sig == 0 {
+		t.Fatalf("fly.toml kill_signal %q is not SIGINT or SIGTERM", cfg.KillSignal)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-svc.exited:
+		svc.exited <- err
+		if err != nil {
+			t.Errorf("after %s the service exited with %v, want status 0\n%s", cfg.KillSignal, err, svc.output.String())
+		}
+	case <-time.After(cfg.KillTimeout.Duration):
+		t.Errorf("the service did not exit within kill_timeout %s of %s", cfg.KillTimeout.Duration, cfg.KillSignal)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o555)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// processUID reads the real uid of a process from /proc.
+func processUID(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if fields := strings.Fields(line); len(fields) > 1 && fields[0] == "Uid:" {
+			return fields[1]
+		}
+	}
+	t.Fatalf("no Uid line in /proc/%d/status", pid)
+	return ""
+}
