@@ -42,7 +42,7 @@ func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (c
 	}
 	unshare := needTool(t, "unshare", "apt-get install util-linux")
 	if out, err := exec.Command(unshare, "--map-root-user", "true").CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("unprivileged user namespaces do not work here (unshare --map-root-user: %v %s); run the test as root or enable them (sysctl kernel.unprivileged_userns_clone=1)", err, out)
+		msg := fmt.Sprintf("unprivileged user namespaces do not work here (unshare --map-root-user: %v %s); run the test as root, or allow them: on Ubuntu 24.04 (GitHub's hosted runners) sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, on older Debian sysctl kernel.unprivileged_userns_clone=1", err, out)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
