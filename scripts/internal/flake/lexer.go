@@ -175,7 +175,7 @@ func (l *lexer) doubleQuoted() (string, bool) {
 	return "", false
 }
 
-// indented scans a ''...'' string starting at l.pos.
+// indented scans an indented string (opened by two single quotes) at l.pos.
 func (l *lexer) indented() {
 	l.pos += 2
 	for l.pos < len(l.src) {

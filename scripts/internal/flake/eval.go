@@ -1,0 +1,249 @@
+package flake
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed stub.nix
+var stubNix []byte
+
+// ErrNoNixInstantiate is returned when nix-instantiate is not on PATH.
+var ErrNoNixInstantiate = errors.New("nix-instantiate not found: install Nix (Debian/Ubuntu: apt-get install nix-bin)")
+
+// Systems are the systems flake.nix builds for.
+var Systems = []string{"x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"}
+
+// Outputs is a summary of flake.nix's outputs evaluated against the stub
+// nixpkgs in stub.nix (no nixpkgs download, no build).
+type Outputs struct {
+	Description string                           `json:"description"`
+	Inputs      map[string]Input                 `json:"inputs"`
+	OutputNames []string                         `json:"outputNames"`
+	Packages    map[string]map[string]Package    `json:"packages"`
+	Apps        map[string]map[string]App        `json:"apps"`
+	DevShells   map[string]map[string][]string   `json:"devShells"`
+	Formatter   map[string]string                `json:"formatter"`
+	Checks      map[string]map[string]CheckEntry `json:"checks"`
+}
+
+// Input is a flake input as declared in flake.nix.
+type Input struct {
+	URL string `json:"url"`
+}
+
+// Package holds the arguments a buildGoModule call received (after
+// overrideAttrs, for checks derived from the package).
+type Package struct {
+	Name                 string         `json:"name"`
+	Pname                string         `json:"pname"`
+	Version              string         `json:"version"`
+	GoModules            string         `json:"goModules"`
+	Go                   string         `json:"go"`
+	Src                  []string       `json:"src"`
+	VendorHash           *string        `json:"vendorHash"`
+	VendorHashPos        *Pos           `json:"vendorHashPos"`
+	GoSum                *string        `json:"goSum"`
+	ModRoot              string         `json:"modRoot"`
+	ProxyVendor          bool           `json:"proxyVendor"`
+	AllowGoReference     bool           `json:"allowGoReference"`
+	SubPackages          []string       `json:"subPackages"`
+	Tags                 []string       `json:"tags"`
+	LDFlags              []string       `json:"ldflags"`
+	Env                  map[string]any `json:"env"`
+	Meta                 Meta           `json:"meta"`
+	DoCheck              *bool          `json:"doCheck"`
+	DontBuild            bool           `json:"dontBuild"`
+	CheckPhase           *string        `json:"checkPhase"`
+	InstallPhase         *string        `json:"installPhase"`
+	NativeCheckInputs    []string       `json:"nativeCheckInputs"`
+	DisallowedReferences []string       `json:"disallowedReferences"`
+	Out                  string         `json:"out"`
+}
+
+// Pos is a source position as builtins.unsafeGetAttrPos reports it.
+type Pos struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+// Meta is the part of meta the project relies on.
+type Meta struct {
+	Description string `json:"description"`
+	MainProgram string `json:"mainProgram"`
+}
+
+// App is an apps.<system>.<name> entry.
+type App struct {
+	Type    string `json:"type"`
+	Program string `json:"program"`
+	Meta    Meta   `json:"meta"`
+}
+
+// CheckEntry is a checks.<system>.<name> entry: a buildGoModule derivation
+// (Kind "buildGoModule", the Package fields are set) or a runCommand (Kind
+// "runCommand": Name, Script, NativeBuildInputs and Env, its other
+// environment attributes).
+type CheckEntry struct {
+	Kind string `json:"kind"`
+	Package
+	Script            string   `json:"script"`
+	NativeBuildInputs []string `json:"nativeBuildInputs"`
+}
+
+// Evaluate evaluates flake.nix in root against the stub nixpkgs, with
+// self.shortRev = rev (no revision when rev is empty, as for a dirty tree
+// without dirtyShortRev). Like Nix with a git flake, it sees only the files
+// git tracks (with their working-tree content); outside git, every file.
+func Evaluate(root, rev string) (*Outputs, error) {
+	if _, err := exec.LookPath("nix-instantiate"); err != nil {
+		return nil, ErrNoNixInstantiate
+	}
+	tmp, err := os.MkdirTemp("", "flake-eval-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "flake")
+	if err := copyFlakeSource(root, src); err != nil {
+		return nil, fmt.Errorf("copying the flake source from %s: %w", root, err)
+	}
+	stub := filepath.Join(tmp, "stub.nix")
+	if err := os.WriteFile(stub, stubNix, 0o644); err != nil {
+		return nil, err
+	}
+	args := []string{"--eval", "--strict", "--json", stub, "--argstr", "flakeDir", src}
+	if rev != "" {
+		args = append(args, "--argstr", "rev", rev)
+	}
+	out, err := NixInstantiate(args...)
+	if err != nil {
+		return nil, err
+	}
+	var outputs Outputs
+	if err := json.Unmarshal(out, &outputs); err != nil {
+		return nil, fmt.Errorf("reading the flake summary: %w", err)
+	}
+	return &outputs, nil
+}
+
+// PackageAttrs returns the buildGoModule arguments of packages.default for
+// x86_64-linux, evaluated with self.shortRev = rev.
+func PackageAttrs(root, rev string) (*Package, error) {
+	outputs, err := Evaluate(root, rev)
+	if err != nil {
+		return nil, err
+	}
+	pkg, ok := outputs.Packages["x86_64-linux"]["default"]
+	if !ok {
+		return nil, errors.New("flake.nix has no packages.x86_64-linux.default")
+	}
+	return &pkg, nil
+}
+
+// NixInstantiate runs nix-instantiate with args and returns its stdout; the
+// error carries stderr (Nix's message).
+func NixInstantiate(args ...string) ([]byte, error) {
+	if _, err := exec.LookPath("nix-instantiate"); err != nil {
+		return nil, ErrNoNixInstantiate
+	}
+	cmd := exec.Command("nix-instantiate", args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("nix-instantiate %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func copyFlakeSource(root, dst string) error {
+	files, err := gitTracked(root)
+	if err != nil {
+		files, err = allFiles(root)
+		if err != nil {
+			return err
+		}
+	}
+	for _, rel := range files {
+		from := filepath.Join(root, rel)
+		info, err := os.Lstat(from)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // tracked but deleted in the working tree
+		}
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(from)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(target, to); err != nil {
+				return err
+			}
+			continue
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(to, data, info.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func gitTracked(root string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f != "" {
+			files = append(files, filepath.FromSlash(f))
+		}
+	}
+	return files, nil
+}
+
+func allFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, rel)
+		return nil
+	})
+	return files, err
+}
