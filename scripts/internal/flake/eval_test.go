@@ -65,7 +65,9 @@ func TestUnknownNixpkgsAttributeFailsToEvaluate(t *testing.T) {
 
 func TestMissingPathInFilesetFailsToEvaluate(t *testing.T) {
 	requireTool(t, "nix-instantiate", installNix)
-	dir := flakeCopy(t, func(s string) string { return strings.Replace(s, "./go.sum\n", "./go.sum\n        ./no-such-file\n", 1) })
+	dir := flakeCopy(t, func(s string) string {
+		return strings.Replace(s, "./go.sum\n", "./go.sum\n        ./no-such-file\n", 1)
+	})
 	_, err := Evaluate(dir, testRev)
 	if err == nil || !strings.Contains(err.Error(), "no-such-file") {
 		t.Fatalf("err = %v, want an error naming the missing path", err)
