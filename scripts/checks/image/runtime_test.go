@@ -96,8 +96,9 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	if status, body := svc.request(t, http.MethodGet, "/ping"); status != http.StatusOK || body != `{"message":"pong"}` {
 		t.Errorf("GET /ping in the empty root: %d %s, want 200 {\"message\":\"pong\"}", status, body)
 	}
+	t.Logf("resident memory after serving: %s", strings.Join(procStatus(t, cmd.Process.Pid, "VmRSS:"), " "))
 	if switchesUser {
-		if uid := processUID(t, cmd.Process.Pid); uid != fmt.Sprint(img.UID) {
+		if uid := procStatus(t, cmd.Process.Pid, "Uid:")[0]; uid != fmt.Sprint(img.UID) {
 			t.Errorf("the service runs as uid %s, want the Dockerfile's USER %d", uid, img.UID)
 		}
 	} else {
@@ -142,18 +143,19 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// processUID reads the real uid of a process from /proc.
-func processUID(t *testing.T, pid int) string {
+// procStatus returns the values of a /proc/<pid>/status line, such as the
+// real, effective, saved and filesystem uids for "Uid:".
+func procStatus(t *testing.T, pid int, key string) []string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if fields := strings.Fields(line); len(fields) > 1 && fields[0] == "Uid:" {
-			return fields[1]
+		if fields := strings.Fields(line); len(fields) > 1 && fields[0] == key {
+			return fields[1:]
 		}
 	}
-	t.Fatalf("no Uid line in /proc/%d/status", pid)
-	return ""
+	t.Fatalf("no %s line in /proc/%d/status", key, pid)
+	return nil
 }
