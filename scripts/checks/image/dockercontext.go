@@ -60,7 +60,8 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 	need := map[string]bool{"flake.nix": true, "flake.lock": true, "go.mod": true, "go.sum": true}
 	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(servicebuild.Tags, ","), "./...")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
+	// -mod=readonly: listing must never rewrite the service's go.mod.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
 	out, err := cmd.Output()
 	if err != nil {
 		var exit *exec.ExitError
