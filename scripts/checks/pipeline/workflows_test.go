@@ -1,0 +1,345 @@
+package pipeline
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// pinnedActions is the table in shared/reference/actions.md: the only
+// actions a workflow may use, each at this commit, with this tag comment
+// (zizmor's ref-version-mismatch compares the two).
+var pinnedActions = map[string]struct{ sha, tag string }{
+	"actions/checkout":                     {"3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"},
+	"cachix/install-nix-action":            {"630ae543ea3a38a9a4166f03376c02c50f408342", "v31.11.0"},
+	"nix-community/cache-nix-action":       {"7df957e333c1e5da7721f60227dbba6d06080569", "v7.0.2"},
+	"superfly/flyctl-actions/setup-flyctl": {"ed8efb33836e8b2096c7fd3ba1c8afe303ebbff1", "1.6"},
+	"dorny/test-reporter":                  {"a43b3a5f7366b97d083190328d2c652e1a8b6aa2", "v3.0.0"},
+	"mikepenz/action-junit-report":         {"d9f48fc87bc235f7e214acf696ca5abc0a986f16", "v6.4.2"},
+	"actions/upload-artifact":              {"bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"},
+	"DeterminateSystems/update-flake-lock": {"834c491b2ece4de0bbd00d85214bb5e83b4da5c6", "v28"},
+}
+
+// cacheActions must never run in the deploy job.
+var cacheActions = []string{"actions/cache", "nix-community/cache-nix-action", "DeterminateSystems/magic-nix-cache-action"}
+
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+func TestEveryActionIsPinnedToItsSHAWithTheTagComment(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			if j.reusableCall() {
+				if uses := get(j.node, "uses").Value; !strings.HasPrefix(uses, "./.github/workflows/") {
+					t.Errorf("%s: job %s calls %q: only this repository's workflows may be called", wf.file, j.id, uses)
+				}
+				continue
+			}
+			for i, step := range j.steps() {
+				usesNode := get(step, "uses")
+				if usesNode == nil {
+					continue
+				}
+				where := wf.file + ": job " + j.id + " step " + stepLabel(step, i)
+				action, ref, ok := strings.Cut(usesNode.Value, "@")
+				if !ok || strings.HasPrefix(action, "docker://") {
+					t.Errorf("%s: uses %q is not owner/repo@sha", where, usesNode.Value)
+					continue
+				}
+				pin, known := pinnedActions[action]
+				switch {
+				case !known:
+					t.Errorf("%s: %s is not in the table of allowed actions (shared/reference/actions.md)", where, action)
+				case !fullSHA.MatchString(ref):
+					t.Errorf("%s: %s@%s is not pinned to a full 40-hex commit SHA; use %s # %s", where, action, ref, pin.sha, pin.tag)
+				case ref != pin.sha:
+					t.Errorf("%s: %s is pinned to %s, the table says %s (%s)", where, action, ref, pin.sha, pin.tag)
+				case usesNode.LineComment != "# "+pin.tag:
+					t.Errorf("%s: %s@%s has comment %q, want %q", where, action, ref, usesNode.LineComment, "# "+pin.tag)
+				}
+			}
+		}
+	}
+}
+
+func TestTopLevelPermissionsAreEmpty(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		p := get(wf.root, "permissions")
+		if p == nil || p.Kind != yaml.MappingNode || len(p.Content) != 0 {
+			t.Errorf("%s: top-level permissions must be {} (each job then asks for what it needs)", wf.file)
+		}
+	}
+}
+
+// allowedPermissions is what each job may hold: reading the repository.
+var allowedPermissions = map[string]string{"contents": "read"}
+
+func TestEveryJobDeclaresMinimalPermissions(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			p := get(j.node, "permissions")
+			if p == nil {
+				t.Errorf("%s: job %s has no permissions: block", wf.file, j.id)
+				continue
+			}
+			if p.Kind != yaml.MappingNode {
+				t.Errorf("%s: job %s permissions %q: list scopes explicitly", wf.file, j.id, p.Value)
+				continue
+			}
+			for _, scope := range keys(p) {
+				if got, want := get(p, scope).Value, allowedPermissions[scope]; got != want {
+					t.Errorf("%s: job %s asks for %s: %s; allowed: %v", wf.file, j.id, scope, got, allowedPermissions)
+				}
+			}
+		}
+	}
+}
+
+func TestNoExpressionInsideRun(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			for i, step := range j.steps() {
+				if run := get(step, "run"); run != nil && strings.Contains(run.Value, "${{") {
+					t.Errorf("%s: job %s step %s: run: contains ${{ }}; pass the value through env: and use \"$VAR\"", wf.file, j.id, stepLabel(step, i))
+				}
+			}
+		}
+	}
+}
+
+func TestCheckoutsDoNotPersistCredentials(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			for i, step := range j.steps() {
+				if u := get(step, "uses"); u == nil || !strings.HasPrefix(u.Value, "actions/checkout@") {
+					continue
+				}
+				if v := path(step, "with", "persist-credentials"); v == nil || v.Value != "false" {
+					t.Errorf("%s: job %s step %s: actions/checkout needs with: persist-credentials: false", wf.file, j.id, stepLabel(step, i))
+				}
+			}
+		}
+	}
+}
+
+func TestNoDangerousTriggersOrInheritedSecrets(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		for _, trigger := range triggers(wf) {
+			if trigger == "pull_request_target" || trigger == "workflow_run" {
+				t.Errorf("%s: trigger %s runs with secrets on code from forks; not allowed", wf.file, trigger)
+			}
+		}
+		for _, j := range wf.jobs() {
+			if s := get(j.node, "secrets"); s != nil {
+				t.Errorf("%s: job %s passes secrets: to a called workflow (%q); CI needs none", wf.file, j.id, s.Value)
+			}
+		}
+	}
+}
+
+func triggers(wf workflow) []string {
+	on := get(wf.root, "on")
+	switch {
+	case on == nil:
+		return nil
+	case on.Kind == yaml.ScalarNode:
+		return []string{on.Value}
+	case on.Kind == yaml.SequenceNode:
+		var out []string
+		for _, c := range on.Content {
+			out = append(out, c.Value)
+		}
+		return out
+	}
+	return keys(on)
+}
+
+func TestSecretsAreOnlyUsedInTheDeployStep(t *testing.T) {
+	const allowed = ".jobs.deploy.steps[3].env.FLY_API_TOKEN"
+	deploy := workflowNamed(t, "deploy.yml")
+	seen := false
+	for _, wf := range loadWorkflows(t) {
+		scalars(wf.root, "", func(at string, v *yaml.Node) {
+			if !strings.Contains(v.Value, "secrets.") {
+				return
+			}
+			if wf.file == deploy.file && at == allowed && strings.TrimSpace(v.Value) == "${{ secrets.FLY_API_TOKEN }}" {
+				seen = true
+				return
+			}
+			t.Errorf("%s: %s uses a secret (%q); only deploy.yml's deploy step may, in its env", wf.file, at, v.Value)
+		})
+	}
+	if !seen {
+		t.Errorf("deploy.yml: %s must be ${{ secrets.FLY_API_TOKEN }} (the step that runs scripts/deploy)", allowed)
+	}
+	step := path(deploy.job(t, "deploy"), "steps").Content[3]
+	if id := get(step, "id"); id == nil || id.Value != "deploy" || !strings.Contains(get(step, "run").Value, "scripts/deploy") {
+		t.Errorf("deploy.yml: steps[3] of job deploy must be the step with id deploy that runs scripts/deploy")
+	}
+}
+
+func TestDeployRunsAfterCIInProductionWithoutCancellation(t *testing.T) {
+	wf := workflowNamed(t, "deploy.yml")
+	if got := triggers(wf); strings.Join(got, ",") != "push,workflow_dispatch" {
+		t.Errorf("deploy.yml triggers = %v, want push (main) and workflow_dispatch", got)
+	}
+	if b := path(wf.root, "on", "push", "branches"); b == nil || len(b.Content) != 1 || b.Content[0].Value != "main" {
+		t.Errorf("deploy.yml must run on push to main only")
+	}
+	ci := wf.job(t, "ci")
+	if u := get(ci, "uses"); u == nil || u.Value != "./.github/workflows/ci.yml" {
+		t.Errorf("deploy.yml job ci must be uses: ./.github/workflows/ci.yml")
+	}
+	d := wf.job(t, "deploy")
+	if n := get(d, "needs"); n == nil || !(n.Value == "ci" || (len(n.Content) == 1 && n.Content[0].Value == "ci")) {
+		t.Errorf("deploy.yml job deploy must have needs: ci")
+	}
+	if v := get(d, "if"); v == nil || !strings.Contains(v.Value, "github.ref == 'refs/heads/main'") {
+		t.Errorf("deploy.yml job deploy must be limited to main (workflow_dispatch can start on any branch)")
+	}
+	if v := path(d, "environment", "name"); v == nil || v.Value != "production" {
+		t.Errorf("deploy.yml job deploy must use environment name: production")
+	}
+	if v := path(d, "environment", "url"); v == nil || v.Value != "${{ steps.deploy.outputs.url }}" {
+		t.Errorf("deploy.yml environment url must come from steps.deploy.outputs.url")
+	}
+	if v := path(d, "concurrency", "cancel-in-progress"); v == nil || v.Value != "false" {
+		t.Errorf("deploy.yml job deploy needs a concurrency group with cancel-in-progress: false")
+	}
+	if v := path(wf.root, "concurrency", "cancel-in-progress"); v == nil || v.Value != "false" {
+		t.Errorf("deploy.yml's workflow concurrency must not cancel a running deploy")
+	}
+	if g1, g2 := path(wf.root, "concurrency", "group"), path(d, "concurrency", "group"); g1 != nil && g2 != nil && g1.Value == g2.Value {
+		t.Errorf("deploy.yml: the job's concurrency group equals the workflow's (%q): the job would wait for its own run", g1.Value)
+	}
+	if get(d, "env") != nil || get(wf.root, "env") != nil {
+		t.Errorf("deploy.yml: no workflow- or job-level env; the token belongs to the deploy step alone")
+	}
+	for i, step := range get(d, "steps").Content {
+		u := get(step, "uses")
+		if u == nil {
+			continue
+		}
+		for _, c := range cacheActions {
+			if strings.HasPrefix(u.Value, c+"@") {
+				t.Errorf("deploy.yml job deploy step %s uses the cache action %s: the deploy job stays cache-free", stepLabel(step, i), c)
+			}
+		}
+		if strings.HasPrefix(u.Value, "superfly/flyctl-actions/setup-flyctl@") {
+			if v := path(step, "with", "version"); v == nil || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v.Value) {
+				t.Errorf("deploy.yml: setup-flyctl needs with: version: <x.y.z> (the flyctl version; default is latest)")
+			}
+		}
+	}
+}
+
+func TestCIIsReusableAndRunsOnPullRequestsAndPushes(t *testing.T) {
+	wf := workflowNamed(t, "ci.yml")
+	got := strings.Join(triggers(wf), ",")
+	if got != "pull_request,push,workflow_call" {
+		t.Errorf("ci.yml triggers = %s, want pull_request,push,workflow_call", got)
+	}
+	for _, j := range wf.jobs() {
+		for i, step := range j.steps() {
+			u := get(step, "uses")
+			if u == nil {
+				continue
+			}
+			if strings.HasPrefix(u.Value, "mikepenz/action-junit-report@") {
+				if v := path(step, "with", "annotate_only"); v == nil || v.Value != "true" {
+					t.Errorf("ci.yml step %s: action-junit-report needs annotate_only: true (else it needs checks: write)", stepLabel(step, i))
+				}
+			}
+			if strings.HasPrefix(u.Value, "dorny/test-reporter@") {
+				if v := path(step, "with", "use-actions-summary"); v != nil && v.Value != "true" {
+					t.Errorf("ci.yml step %s: test-reporter without use-actions-summary creates a check run (checks: write)", stepLabel(step, i))
+				}
+			}
+		}
+	}
+}
+
+func TestNamesTimeoutsAndConcurrencyEverywhere(t *testing.T) {
+	for _, wf := range loadWorkflows(t) {
+		if n := get(wf.root, "name"); n == nil || n.Value == "" {
+			t.Errorf("%s: workflow has no name:", wf.file)
+		}
+		wfConcurrency := get(wf.root, "concurrency")
+		if wfConcurrency != nil && get(wfConcurrency, "cancel-in-progress") == nil {
+			t.Errorf("%s: workflow concurrency must say cancel-in-progress", wf.file)
+		}
+		for _, j := range wf.jobs() {
+			if n := get(j.node, "name"); n == nil || n.Value == "" {
+				t.Errorf("%s: job %s has no name:", wf.file, j.id)
+			}
+			if j.reusableCall() {
+				continue
+			}
+			if get(j.node, "timeout-minutes") == nil {
+				t.Errorf("%s: job %s has no timeout-minutes", wf.file, j.id)
+			}
+			if wfConcurrency == nil && get(j.node, "concurrency") == nil {
+				t.Errorf("%s: job %s has no concurrency group and the workflow has none", wf.file, j.id)
+			}
+			for i, step := range j.steps() {
+				if n := get(step, "name"); n == nil || n.Value == "" {
+					t.Errorf("%s: job %s step %d has no name:", wf.file, j.id, i)
+				}
+			}
+		}
+	}
+}
+
+func TestDependabotCoversActionsBothGoModulesAndTheFlakeWithCooldown(t *testing.T) {
+	root := loadYAML(t, repoRoot(t)+"/.github/dependabot.yml")
+	if v := get(root, "version"); v == nil || v.Value != "2" {
+		t.Errorf("dependabot.yml: version must be 2")
+	}
+	dirs := map[string][]string{}
+	for _, u := range get(root, "updates").Content {
+		eco := get(u, "package-ecosystem").Value
+		if d := get(u, "directory"); d != nil {
+			dirs[eco] = append(dirs[eco], d.Value)
+		}
+		if d := get(u, "directories"); d != nil {
+			for _, c := range d.Content {
+				dirs[eco] = append(dirs[eco], c.Value)
+			}
+		}
+		days := path(u, "cooldown", "default-days")
+		if days == nil {
+			t.Errorf("dependabot.yml: %s has no cooldown: default-days", eco)
+			continue
+		}
+		var n int
+		if err := days.Decode(&n); err != nil || n < 7 {
+			t.Errorf("dependabot.yml: %s cooldown default-days = %q, want >= 7", eco, days.Value)
+		}
+	}
+	for eco, want := range map[string][]string{"github-actions": {"/"}, "gomod": {"/", "/scripts"}, "nix": {"/"}} {
+		for _, w := range want {
+			if !contains(dirs[eco], w) {
+				t.Errorf("dependabot.yml: %s does not cover %s (has %v)", eco, w, dirs[eco])
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func stepLabel(step *yaml.Node, i int) string {
+	if n := get(step, "name"); n != nil {
+		return "«" + n.Value + "»"
+	}
+	return "#" + strconv.Itoa(i)
+}
