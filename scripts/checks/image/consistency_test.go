@@ -74,21 +74,16 @@ func TestHealthChecksAnswer200(t *testing.T) {
 }
 
 func TestCmdRunsTheFlakesProgram(t *testing.T) {
-	img := mustImage(t)
-	src, err := os.ReadFile(repoFile(t, "flake.nix"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pname, mainProgram, err := flakeProgram(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, pkg := mustImage(t), flakePackage(t)
 	gomod := mustModFile(t, repoFile(t, "go.mod"))
 	// go build names the binary after the module path's last element.
 	binary := path.Base(gomod.Module.Mod.Path)
 	cmd := path.Base(img.Cmd[0])
-	if cmd != pname || cmd != mainProgram || cmd != binary {
-		t.Errorf("the Dockerfile's CMD runs %q, flake.nix has pname %q and meta.mainProgram %q, and go build names the binary %q: make them one name", cmd, pname, mainProgram, binary)
+	if cmd != pkg.Pname || cmd != pkg.Meta.MainProgram || cmd != binary {
+		t.Errorf("the Dockerfile's CMD runs %q, flake.nix has pname %q and meta.mainProgram %q, and go build names the binary %q: make them one name", cmd, pkg.Pname, pkg.Meta.MainProgram, binary)
+	}
+	if !slices.Equal(pkg.SubPackages, []string{"."}) {
+		t.Errorf("flake.nix builds subPackages %q; the image's CMD expects the one binary of the root package, [\".\"]", pkg.SubPackages)
 	}
 }
 
