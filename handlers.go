@@ -17,10 +17,17 @@ var (
 
 const jsonContentType = "application/json; charset=utf-8"
 
-// writeJSON writes an encoded JSON body; for HEAD net/http drops the body
-// and keeps the headers.
+// contentTypeJSON is shared by every response's header map; net/http only
+// reads it, and Header().Set or Add would replace or copy it, never modify it.
+var contentTypeJSON = []string{jsonContentType}
+
+// writeJSON writes an encoded JSON body without allocating (gin's c.Data
+// allocates the header value and the renderer). For HEAD, net/http drops
+// the body and keeps the headers, Content-Length included.
 func writeJSON(c *gin.Context, status int, body []byte) {
-	c.Data(status, jsonContentType, body)
+	c.Writer.Header()["Content-Type"] = contentTypeJSON
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(body)
 }
 
 func pingHandler() gin.HandlerFunc {

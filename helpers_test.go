@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestMain(m *testing.M) {
+	// Router-level tests build engines without run(); keep gin quiet.
+	gin.SetMode(gin.TestMode)
+	code := m.Run()
+	if built.path != "" {
+		_ = os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
+}
+
+// logSink collects what the service writes, safe for concurrent writers.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// records parses every line as a JSON object; a line that is not one fails
+// the test, because the service promises JSON lines on stdout.
+func (s *logSink) records(t *testing.T) []map[string]any {
+	t.Helper()
+	return parseLogLines(t, s.String())
+}
+
+func parseLogLines(t *testing.T, text string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line is not a JSON object: %q: %v", sc.Text(), err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// waitFor polls until a record matches or the timeout passes.
+func (s *logSink) waitFor(t *testing.T, timeout time.Duration, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, rec := range s.records(t) {
+			if match(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching log record within %s; logs:\n%s", timeout, s.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func msgIs(msg string) func(map[string]any) bool {
+	return func(rec map[string]any) bool { return rec["msg"] == msg }
+}
+
+// freePort asks the kernel for a free port. PORT must be 1-65535, so the
+// service cannot be given port 0; the tiny race with other processes is
+// accepted.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// runningService is run() serving on a real port.
+type runningService struct {
+	url    string
+	addr   string
+	stdout *logSink
+	stderr *logSink
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRun starts run() with env (PORT is added) and waits until it logs
+// that it started.
+func startRun(t *testing.T, env map[string]string) *runningService {
+	t.Helper()
+	full := map[string]string{"PORT": freePort(t)}
+	for k, v := range env {
+		full[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningService{
+		addr:   "127.0.0.1:" + full["PORT"],
+		url:    "http://127.0.0.1:" + full["PORT"],
+		stdout: &logSink{},
+		stderr: &logSink{},
+		cancel: cancel,
+		done:   make(chan error, 1),
+	}
+	go func() { s.done <- run(ctx, []string{"flakeship"}, envFunc(full), s.stdout, s.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(shutdownTimeout + 5*time.Second):
+			t.Errorf("run did not return after its context was cancelled")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, rec := range s.stdout.records(t) {
+			if rec["msg"] == "server started" {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("run returned before serving: %v\nstderr: %s", err, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not log its start within 10s; stdout:\n%s", s.stdout.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop cancels run's context and returns what run returned.
+func (s *runningService) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err // let Cleanup see it too
+		return err
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("run did not return after cancel")
+		return nil
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, client *http.Client, method, url string, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatalf("building %s %s: %v", method, url, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s %s: %v", method, url, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The tests in this file drive the real server: run() listening on a real
+// port, spoken to over TCP.
+
+func TestRunServesTheContract(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, nil)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, c := range contract {
+		checkContract(t, c, do(t, client, c.method, s.url+c.path, nil))
+	}
+	if got := do(t, client, "HEAD", s.url+"/ping", nil); got.header.Get("Content-Length") != "18" {
+		t.Errorf("HEAD /ping Content-Length %q, want 18 like GET", got.header.Get("Content-Length"))
+	}
+	if err := s.stop(t); err != nil {
+		t.Fatalf("run returned %v after cancel, want nil", err)
+	}
+	if e := s.stderr.String(); e != "" {
+		t.Errorf("stderr not empty: %q", e)
+	}
+}
+
+func TestRunLogsStartAndStopAsJSON(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, nil)
+	if err := s.stop(t); err != nil {
+		t.Fatalf("run returned %v, want nil", err)
+	}
+	recs := s.stdout.records(t) // fails on any non-JSON line, e.g. a gin debug banner
+	if len(recs) != 3 {
+		t.Fatalf("want 3 records (started, stopping, stopped), got:\n%s", s.stdout.String())
+	}
+	start := recs[0]
+	port := strings.TrimPrefix(s.addr, "127.0.0.1:")
+	if start["msg"] != "server started" || start["address"] != "0.0.0.0:"+port || start["version"] != "dev" || start["level"] != "INFO" {
+		t.Errorf("start record %v, want server started on 0.0.0.0:%s version dev", start, port)
+	}
+	if recs[1]["msg"] != "server stopping" || recs[1]["drain_timeout"] != shutdownTimeout.String() {
+		t.Errorf("stopping record %v, want drain_timeout %s", recs[1], shutdownTimeout)
+	}
+	if recs[2]["msg"] != "server stopped" {
+		t.Errorf("last record %v, want server stopped", recs[2])
+	}
+	for _, rec := range recs {
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(rec["time"])); err != nil {
+			t.Errorf("record %v has no RFC 3339 time: %v", rec, err)
+		}
+	}
+}
+
+func TestRunVersionReflectsEnvironment(t *testing.T) {
+	t.Parallel()
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	env := map[string]string{
+		"FLY_IMAGE_REF":  "registry.fly.io/flakeship:git-" + sha,
+		"FLY_MACHINE_ID": "148e21ea7e1389",
+		"FLY_REGION":     "ams",
+	}
+	s := startRun(t, env)
+	got := do(t, http.DefaultClient, "GET", s.url+"/version", nil)
+	want := `{"version":"dev","image_ref":"registry.fly.io/flakeship:git-` + sha + `","machine_id":"148e21ea7e1389","region":"ams"}`
+	if got.status != 200 || got.body != want {
+		t.Errorf("GET /version = %d %s, want 200 %s", got.status, got.body, want)
+	}
+}
+
+func TestRunRejectsBadPort(t *testing.T) {
+	t.Parallel()
+	for _, port := range []string{"0", "65536", "99999", "-1", "+80", " 80", "80 ", "http", "8080\nX", "0x50", "1e3"} {
+		stdout, stderr := &logSink{}, &logSink{}
+		err := run(t.Context(), []string{"flakeship"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
+		if err == nil {
+			t.Errorf("PORT=%q: run returned nil, want an error", port)
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+		if len(lines) != 1 || !strings.HasSuffix(stderr.String(), "\n") {
+			t.Errorf("PORT=%q: stderr %q, want exactly one line", port, stderr.String())
+			continue
+		}
+		quoted := fmt.Sprintf("%q", port)
+		if !strings.Contains(lines[0], "PORT") || !strings.Contains(lines[0], quoted) || !strings.Contains(lines[0], "1 to 65535") {
+			t.Errorf("PORT=%q: stderr line %q must name PORT, the value %s and the valid range", port, lines[0], quoted)
+		}
+		if stdout.String() != "" {
+			t.Errorf("PORT=%q: stdout %q, want nothing", port, stdout.String())
+		}
+	}
+}
+
+func TestRunReportsAPortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	stdout, stderr := &logSink{}, &logSink{}
+	err = run(t.Context(), []string{"flakeship"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
+	if err == nil {
+		t.Fatal("run returned nil on a port in use")
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, port) || !strings.Contains(got, "PORT") {
+		t.Errorf("stderr %q, want one line naming the port and PORT", got)
+	}
+	if rec := stdout.waitFor(t, 0, msgIs("listen failed")); rec["level"] != "ERROR" {
+		t.Errorf("listen failure logged as %v, want ERROR", rec)
+	}
+}
+
+func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"flakeship"}, map[string]string{"GIN_MODE": "production"}, `invalid GIN_MODE "production"`},
+		{[]string{"flakeship", "serve"}, nil, `unexpected argument "serve"`},
+		{[]string{"flakeship", "-port", "1"}, nil, "-port"},
+	}
+	for _, c := range cases {
+		stderr := &logSink{}
+		if err := run(t.Context(), c.args, envFunc(c.env), io.Discard, stderr); err == nil {
+			t.Errorf("%v %v: run returned nil, want an error", c.args, c.env)
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v %v: stderr %q, want it to contain %q", c.args, c.env, stderr.String(), c.want)
+		}
+	}
+	stderr := &logSink{}
+	if err := run(t.Context(), []string{"flakeship", "-h"}, envFunc(nil), io.Discard, stderr); err != nil {
+		t.Errorf("-h: run returned %v, want nil", err)
+	}
+	if !strings.Contains(stderr.String(), "usage:") || !strings.Contains(stderr.String(), "PORT") {
+		t.Errorf("-h printed %q, want a usage line naming PORT", stderr.String())
+	}
+}
+
+func TestRunCutsOffSlowHeaders(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, nil)
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	// Headers never finish: no blank line.
+	if _, err := io.WriteString(conn, "GET /ping HTTP/1.1\r\nHost: test\r\nX-Slow: 1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(readHeaderTimeout + 5*time.Second))
+	rest, err := io.ReadAll(conn)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("connection was not closed by the server within %s: %v", readHeaderTimeout+5*time.Second, err)
+	}
+	if strings.Contains(string(rest), "200 OK") {
+		t.Errorf("incomplete request got a 200: %q", rest)
+	}
+	if elapsed < readHeaderTimeout-time.Second || elapsed > readHeaderTimeout+3*time.Second {
+		t.Errorf("connection closed after %s, want about ReadHeaderTimeout (%s)", elapsed, readHeaderTimeout)
+	}
+	// A normal client still gets served.
+	if got := do(t, http.DefaultClient, "GET", s.url+"/ping", nil); got.status != 200 {
+		t.Errorf("after the slow client, /ping gave %d", got.status)
+	}
+}
+
+func TestRunRejectsOversizeHeaders(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, nil)
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	big := strings.Repeat("a", 2*maxHeaderBytes)
+	if _, err := fmt.Fprintf(conn, "GET /ping HTTP/1.1\r\nHost: test\r\nX-Big: %s\r\n\r\n", big); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the response to oversize headers: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversize headers: status %d, want 431", resp.StatusCode)
+	}
+	// Headers just under the limit are fine.
+	ok := http.Header{"X-Ok": {strings.Repeat("a", maxHeaderBytes/2)}}
+	if got := do(t, http.DefaultClient, "GET", s.url+"/ping", ok); got.status != 200 {
+		t.Errorf("headers of %d bytes: status %d, want 200", maxHeaderBytes/2, got.status)
+	}
+}
+
+// clientIPFromLog makes a request that gets a 404, which the access log
+// records with the client IP the service derived.
+func clientIPFromLog(t *testing.T, s *runningService, path string, header http.Header) string {
+	t.Helper()
+	if got := do(t, http.DefaultClient, "GET", s.url+path, header); got.status != 404 {
+		t.Fatalf("GET %s: %d, want 404", path, got.status)
+	}
+	rec := s.stdout.waitFor(t, 5*time.Second, func(rec map[string]any) bool { return rec["msg"] == "request" && rec["path"] == path })
+	ip, _ := rec["client_ip"].(string)
+	return ip
+}
+
+func TestRunClientIP(t *testing.T) {
+	t.Parallel()
+	spoofed := http.Header{
+		"X-Forwarded-For": {"198.51.100.9"},
+		"X-Real-Ip":       {"198.51.100.10"},
+	}
+	withFly := http.Header{
+		"Fly-Client-Ip":   {"203.0.113.7"},
+		"X-Forwarded-For": {"198.51.100.9, 203.0.113.7"},
+	}
+	t.Run("on Fly", func(t *testing.T) {
+		t.Parallel()
+		s := startRun(t, map[string]string{"FLY_MACHINE_ID": "148e21ea7e1389"})
+		if ip := clientIPFromLog(t, s, "/fly-header", withFly); ip != "203.0.113.7" {
+			t.Errorf("with Fly-Client-IP: client_ip %q, want 203.0.113.7", ip)
+		}
+		if ip := clientIPFromLog(t, s, "/no-fly-header", spoofed); ip != "127.0.0.1" {
+			t.Errorf("without Fly-Client-IP, spoofed X-Forwarded-For: client_ip %q, want the socket address 127.0.0.1", ip)
+		}
+	})
+	t.Run("off Fly", func(t *testing.T) {
+		t.Parallel()
+		s := startRun(t, nil)
+		if ip := clientIPFromLog(t, s, "/fly-header", withFly); ip != "127.0.0.1" {
+			t.Errorf("off Fly a Fly-Client-IP header is just a client's claim: client_ip %q, want 127.0.0.1", ip)
+		}
+		if ip := clientIPFromLog(t, s, "/spoofed", spoofed); ip != "127.0.0.1" {
+			t.Errorf("spoofed X-Forwarded-For: client_ip %q, want 127.0.0.1", ip)
+		}
+	})
+}
+
+func TestRunLogsNoPingSuccess(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, nil)
+	for range 100 {
+		do(t, http.DefaultClient, "GET", s.url+"/ping", nil)
+	}
+	do(t, http.DefaultClient, "GET", s.url+"/marker", nil)
+	s.stdout.waitFor(t, 5*time.Second, func(rec map[string]any) bool { return rec["path"] == "/marker" })
+	for _, rec := range s.stdout.records(t) {
+		if rec["path"] == "/ping" {
+			t.Errorf("a /ping success was logged: %v", rec)
+		}
+	}
+	if n := len(s.stdout.records(t)); n != 2 {
+		t.Errorf("want 2 records (start, /marker 404), got %d:\n%s", n, s.stdout.String())
+	}
+}
