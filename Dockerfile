@@ -25,9 +25,11 @@ COPY . .
 # locked input (rev and narHash from flake.lock), Nix checks the source's NAR
 # hash against flake.lock (a bad cache fails the build, never changes it), and
 # a cache entry pointing at a store path this fresh /nix/store lacks is ignored.
-# /nix/store itself is not cached: it must be a real directory for the copy
-# below. The eval cache is off because its entries name .drv files that a
-# fresh store never holds, so it could only fall back to evaluating anyway.
+# sharing=locked: concurrent builds on one builder take turns instead of
+# writing the same git repository at once. /nix/store itself is not cached:
+# it must be a real directory for the copy below. The eval cache is off
+# because its entries name .drv files that a fresh store never holds, so it
+# could only fall back to evaluating anyway.
 # --no-update-lock-file: build exactly the committed flake.lock or fail.
 # filter-syscalls false: restricted builders (emulation, some remote BuildKit)
 # fail with "unable to load seccomp BPF program"; the filter only stops builds
