@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	units "github.com/docker/go-units"
 )
 
 // flyConfig mirrors the parts of flyctl's appconfig.Config (internal/appconfig
@@ -227,6 +230,36 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	}
 	if len(cfg.VM) != 1 {
 		bad("want exactly one [[vm]] entry, found %d", len(cfg.VM))
+	}
+	for _, vm := range cfg.VM {
+		problems = append(problems, checkVM(vm)...)
+	}
+	return problems
+}
+
+// sharedCPUs are fly-go's shared-cpu presets (MachinePresets) and their
+// CPU counts; fly-go allows 256 to 2048 MB of memory per shared CPU.
+var sharedCPUs = map[string]int{"shared-cpu-1x": 1, "shared-cpu-2x": 2, "shared-cpu-4x": 4, "shared-cpu-6x": 6, "shared-cpu-8x": 8}
+
+func checkVM(vm flyCompute) (problems []string) {
+	cpus, ok := sharedCPUs[vm.Size]
+	if !ok {
+		return []string{fmt.Sprintf("[[vm]] size %q: use a shared-cpu preset (%s); this service needs no dedicated CPU", vm.Size, strings.Join(slices.Sorted(maps.Keys(sharedCPUs)), ", "))}
+	}
+	if vm.Memory == "" {
+		return nil // the preset's 256 MB per CPU
+	}
+	// flyctl reads memory with go-units' RAMInBytes; a bare number is MB.
+	memory := vm.Memory
+	if _, err := strconv.Atoi(memory); err == nil {
+		memory += "mb"
+	}
+	bytes, err := units.RAMInBytes(memory)
+	if err != nil {
+		return []string{fmt.Sprintf("[[vm]] memory %q: %v", vm.Memory, err)}
+	}
+	if mb := bytes / units.MiB; mb < int64(256*cpus) || mb > int64(2048*cpus) {
+		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, 256*cpus, 2048*cpus))
 	}
 	return problems
 }

@@ -45,6 +45,8 @@ func TestFlyTomlCheckRejectsMistakes(t *testing.T) {
 		{"bare-number duration", `kill_timeout = "15s"`, `kill_timeout = 15`, "must be a string"},
 		{"unknown strategy", `strategy = "bluegreen"`, `strategy = "blue-green"`, "blue-green"},
 		{"plain http", "force_https = true", "force_https = false", "force_https"},
+		{"unknown vm size", `size = "shared-cpu-1x"`, `size = "shared-cpu-1"`, "shared-cpu-1"},
+		{"too little memory", `memory = "256mb"`, `memory = "128mb"`, "allows 256 to 2048 MB"},
 		{"soft above hard", "hard_limit = ", "hard_limit = 1 # ", "soft_limit"},
 	}
 	for _, c := range cases {
