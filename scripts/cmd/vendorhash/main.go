@@ -107,13 +107,15 @@ func syncFlake(flakeDir string, write bool, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vendorhash: %s has no `vendorHash = ...;` binding (no buildGoModule to check)\n", flakePath)
 		return 2
 	}
-	values := make([]string, len(mods))
-	stale := 0
-	for i, m := range mods {
+	for _, m := range mods {
 		if m.ProxyVendor {
 			fmt.Fprintf(stderr, "vendorhash: flake.nix:%d: the module at modRoot %q uses proxyVendor = true; its vendorHash covers the Go module download cache, which this tool does not compute. Use proxyVendor = false (the default) or take the hash from a Nix build.\n", m.Line, m.ModRoot)
 			return 2
 		}
+	}
+	values := make([]string, len(mods))
+	stale := 0
+	for i, m := range mods {
 		want, err := vendorHash(filepath.Join(flakeDir, filepath.FromSlash(m.Dir)))
 		if err != nil {
 			fmt.Fprintln(stderr, "vendorhash:", err)
