@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,7 +201,7 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 		if c.Path == "" || !strings.HasPrefix(c.Path, "/") {
 			bad("[[http_service.checks]] #%d: path must be an absolute URL path", i+1)
 		}
-		if c.Method != "" && c.Method != "GET" && c.Method != "HEAD" {
+		if c.Method != "" && c.Method != http.MethodGet && c.Method != http.MethodHead {
 			bad("[[http_service.checks]] #%d: method %q: use GET or HEAD", i+1, c.Method)
 		}
 		for _, d := range []struct {

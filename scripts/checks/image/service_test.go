@@ -55,9 +55,9 @@ func startService(t *testing.T, cmd *exec.Cmd, port string) *runningService {
 	go func() { s.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-s.exited
+		exit := <-s.exited // tests that care about the exit status have read it already
 		if t.Failed() {
-			t.Logf("service output:\n%s", s.output.String())
+			t.Logf("service output (%v):\n%s", exit, s.output.String())
 		}
 	})
 	deadline := time.Now().Add(15 * time.Second)
