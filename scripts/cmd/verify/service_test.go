@@ -59,40 +59,57 @@ func serviceBinary(t *testing.T) string {
 }
 
 // startService runs the real service on a free loopback port with the given
-// extra environment and returns its base URL once /ping answers.
+// extra environment and returns its base URL once /ping answers. If the port
+// was taken between choosing and binding it, the service exits and is started
+// again on another port.
 func startService(t *testing.T, env ...string) string {
+	t.Helper()
+	for try := 0; try < 5; try++ {
+		if base, ok := startServiceOnce(t, env); ok {
+			return base
+		}
+	}
+	t.Fatalf("the service (%v) did not start on any of 5 loopback ports", env)
+	return ""
+}
+
+func startServiceOnce(t *testing.T, env []string) (string, bool) {
 	t.Helper()
 	bin := serviceBinary(t)
 	port := freePort(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), append([]string{"PORT=" + port, "GIN_MODE=release"}, env...)...)
-	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
-	t.Cleanup(func() {
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
+			<-exited
 		}
-	})
+	}
 	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			return "", false
+		default:
+		}
 		if resp, err := http.Get(base + "/ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				t.Cleanup(stop)
+				return base, true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("the service at %s did not answer /ping within 10s", base)
-	return ""
+	stop()
+	return "", false
 }
 
 // freePort returns a loopback port nothing listens on right now.

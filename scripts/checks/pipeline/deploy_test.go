@@ -1,0 +1,506 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+const (
+	e2eApp   = "flakeship-e2e"
+	newSHA   = "2222222222222222222222222222222222222222"
+	oldSHA   = "1111111111111111111111111111111111111111"
+	oldImage = "registry.fly.io/" + e2eApp + ":git-" + oldSHA
+	newImage = "registry.fly.io/" + e2eApp + ":git-" + newSHA
+)
+
+// fakeFlyctl records each call's argv (one line) and plays call N from the
+// plan directory: N.out is printed, N.sleep makes it hang, N.serve becomes
+// what the stand-in proxy serves, N.rc is the exit code (default 0).
+const fakeFlyctl = `#!/usr/bin/env bash
+set -euo pipefail
+dir="$FAKE_FLYCTL_DIR"
+n=$(( $(wc -l <"$dir/calls") + 1 ))
+printf '%s\n' "$*" >>"$dir/calls"
+if [[ -z "${FLY_API_TOKEN:-}" ]]; then
+  echo "Error: no access token available. Please login with 'flyctl auth login'" >&2
+  exit 1
+fi
+if [[ -f "$dir/$n.out" ]]; then cat "$dir/$n.out"; fi
+if [[ -f "$dir/$n.sleep" ]]; then exec sleep "$(cat "$dir/$n.sleep")"; fi
+if [[ -f "$dir/$n.serve" ]]; then cp "$dir/$n.serve" "$dir/serving"; fi
+exit "$(cat "$dir/$n.rc" 2>/dev/null || echo 0)"
+`
+
+// Output as flyctl v0.4.87 prints it (internal/command/deploy).
+const (
+	buildOK = "==> Building image\nimage: " + newImage + "\nimage size: 9.8 MB\n\n" +
+		"Watch your deployment at https://fly.io/apps/" + e2eApp + "/monitoring\n\n"
+	deployedOK = buildOK + "Creating green machines\nVisit your newly deployed app at https://" + e2eApp + ".fly.dev/\n"
+	depotEOF   = "==> Building image\nWaiting for depot builder...\n" +
+		"Error: failed to fetch an image or build from source: error building: unexpected EOF\n"
+	dockerfileBug = "==> Building image\n#9 ERROR: process \"/bin/sh -c nix build .#default\" did not complete successfully: exit code: 1\n" +
+		"Error: failed to fetch an image or build from source: failed to solve: process \"/bin/sh -c nix build .#default\" did not complete successfully: exit code: 1\n"
+	healthChecksFailed = buildOK + "Creating green machines\n" +
+		"Error: failed to wait for health checks to pass: timeout reached waiting for health checks to pass for machine 148e21ea7e5e89\n"
+	rollbackOK = "==> Verifying image\n\nWatch your deployment at https://fly.io/apps/" + e2eApp + "/monitoring\n\nVisit your newly deployed app\n"
+)
+
+func statusJSON(machines ...string) string {
+	return `{"ID": "` + e2eApp + `", "Name": "` + e2eApp + `", "Deployed": true, "Status": "deployed", "Machines": [` +
+		strings.Join(machines, ",") + `]}`
+}
+
+func machineJSON(id, image string, release int) string {
+	return fmt.Sprintf(`{"id": %q, "state": "started", "region": "ams", "config": {"image": %q, "metadata": {"fly_release_version": "%d"}}}`,
+		id, image, release)
+}
+
+// deployScenario is one run of scripts/deploy against the stand-in flyctl
+// and the real service behind a stand-in Fly proxy.
+type deployScenario struct {
+	t       *testing.T
+	dir     string
+	fakeDir string
+	config  string
+	proxy   string
+	env     map[string]string
+}
+
+func newDeployScenario(t *testing.T, servingNow string) *deployScenario {
+	t.Helper()
+	dir := t.TempDir()
+	s := &deployScenario{t: t, dir: dir, fakeDir: filepath.Join(dir, "fake"), config: filepath.Join(dir, "fly.toml")}
+	mustWrite(t, filepath.Join(dir, "bin", "flyctl"), fakeFlyctl, 0o755)
+	mustWrite(t, filepath.Join(s.fakeDir, "calls"), "", 0o644)
+	mustWrite(t, filepath.Join(s.fakeDir, "serving"), servingNow, 0o644)
+	mustWrite(t, s.config, "# test app\napp = '"+e2eApp+"'  # the name\nprimary_region = \"ams\"\n\n[deploy]\n  strategy = \"bluegreen\"\n", 0o644)
+	s.proxy = flyProxy(t, filepath.Join(s.fakeDir, "serving"), map[string]string{
+		oldImage: startService(t, oldImage),
+		newImage: startService(t, newImage),
+	}).URL
+	s.env = map[string]string{
+		"PATH":                     filepath.Join(dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"FAKE_FLYCTL_DIR":          s.fakeDir,
+		"FLY_API_TOKEN":            "FlyV1 fm2_test-token",
+		"GITHUB_SHA":               newSHA,
+		"GITHUB_OUTPUT":            filepath.Join(dir, "github-output"),
+		"GITHUB_STEP_SUMMARY":      filepath.Join(dir, "github-step-summary"),
+		"FLAKESHIP_VERIFY_URL":     s.proxy,
+		"FLAKESHIP_VERIFY_TIMEOUT": "20s",
+	}
+	return s
+}
+
+// plan sets what call n (1-based) of flyctl prints, returns and serves.
+func (s *deployScenario) plan(n int, out string, rc int, serve string) {
+	s.t.Helper()
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".out"), out, 0o644)
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".rc"), strconv.Itoa(rc), 0o644)
+	if serve != "" {
+		mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".serve"), serve, 0o644)
+	}
+}
+
+func (s *deployScenario) hang(n int, out string) {
+	s.t.Helper()
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".out"), out, 0o644)
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".sleep"), "60", 0o644)
+}
+
+type deployRun struct {
+	code           int
+	stdout, stderr string
+	calls          []string
+	elapsed        time.Duration
+}
+
+func (r deployRun) output() string { return r.stdout + r.stderr }
+
+func (s *deployScenario) run(args ...string) deployRun {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(repoRoot(s.t), "scripts", "deploy"), args...)
+	cmd.Env = cleanEnv()
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := deployRun{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		s.t.Fatalf("running scripts/deploy: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(s.fakeDir, "calls"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if trimmed := strings.TrimSpace(string(b)); trimmed != "" {
+		r.calls = strings.Split(trimmed, "\n")
+	}
+	return r
+}
+
+// cleanEnv is the test process's environment without anything the deploy
+// could pick up from a surrounding GitHub Actions job or shell.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", strings.HasPrefix(name, "GITHUB_"), strings.HasPrefix(name, "FLY_"),
+			strings.HasPrefix(name, "FLAKESHIP_"), name == "FLYCTL":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func mustWrite(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *deployScenario) statusCall() string { return "status --json --app " + e2eApp }
+
+func (s *deployScenario) deployCall() string {
+	return "deploy --config " + s.config + " --app " + e2eApp + " --remote-only --image-label git-" + newSHA + " --yes"
+}
+
+func (s *deployScenario) rollbackCall() string {
+	return "deploy --config " + s.config + " --app " + e2eApp + " --image " + oldImage + " --yes"
+}
+
+func assertCalls(t *testing.T, r deployRun, want ...string) {
+	t.Helper()
+	if strings.Join(r.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("flyctl calls:\n  %s\nwant:\n  %s\noutput:\n%s", strings.Join(r.calls, "\n  "), strings.Join(want, "\n  "), r.output())
+	}
+}
+
+func assertExit(t *testing.T, r deployRun, want int) {
+	t.Helper()
+	if r.code != want {
+		t.Errorf("scripts/deploy exited %d, want %d\noutput:\n%s", r.code, want, r.output())
+	}
+}
+
+func assertSays(t *testing.T, r deployRun, want string) {
+	t.Helper()
+	if !strings.Contains(r.output(), want) {
+		t.Errorf("scripts/deploy output lacks %q:\n%s", want, r.output())
+	}
+}
+
+// twoReleases is an app whose newest release (7) runs the old image and
+// whose leftover machine still runs release 6.
+func twoReleases() string {
+	return statusJSON(machineJSON("e286065f969386", "registry.fly.io/"+e2eApp+":git-6666666666666666666666666666666666666666", 6),
+		machineJSON("148e21ea7e5e89", oldImage, 7))
+}
+
+func TestDeploySucceedsAndWritesOutputs(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 0)
+	assertCalls(t, r, s.statusCall(), s.deployCall())
+	assertSays(t, r, "serving now: "+oldImage+" (rollback target)")
+	assertSays(t, r, "release git-"+newSHA+" is serving at "+s.proxy)
+	out, err := os.ReadFile(s.env["GITHUB_OUTPUT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"url=" + s.proxy + "\n", "release=git-" + newSHA + "\n", "previous_image=" + oldImage + "\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("GITHUB_OUTPUT lacks %q:\n%s", want, out)
+		}
+	}
+	s.assertSummary("### ✅ Rollout verified: `git-"+newSHA+"` at "+s.proxy,
+		"**Deployed** `git-"+newSHA+"` to "+s.proxy+" (previous image: `"+oldImage+"`)")
+}
+
+func (s *deployScenario) assertSummary(wants ...string) {
+	s.t.Helper()
+	b, err := os.ReadFile(s.env["GITHUB_STEP_SUMMARY"])
+	if err != nil {
+		s.t.Fatalf("reading the job summary: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(string(b), want) {
+			s.t.Errorf("job summary lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+func TestRemoteBuilderFailureIsRetriedOnceWithoutDepot(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, depotEOF, 1, "")
+	s.plan(3, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 0)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.deployCall()+" --depot=false")
+	assertSays(t, r, "the remote builder failed before the rollout (Error: failed to fetch an image or build from source: error building: unexpected EOF); retrying once with --depot=false")
+}
+
+func TestHungBuilderIsStoppedAndRetriedWithoutDepot(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.env["FLAKESHIP_BUILD_TIMEOUT"] = "2"
+	s.plan(1, twoReleases(), 0, "")
+	s.hang(2, "==> Building image\nWaiting for depot builder...\n")
+	s.plan(3, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 0)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.deployCall()+" --depot=false")
+	assertSays(t, r, "no rollout after 2s: the image build looks hung; stopping flyctl")
+	if r.elapsed > 30*time.Second {
+		t.Errorf("took %s: the hung flyctl (sleeping 60s) was not stopped", r.elapsed)
+	}
+}
+
+func TestBuilderFailingTwiceStopsWithoutChangingAnything(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, depotEOF, 1, "")
+	s.plan(3, "==> Building image\nError: failed to fetch an image or build from source: error connecting to builder: deadline exceeded\n", 1, "")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.deployCall()+" --depot=false")
+	assertSays(t, r, "flyctl deploy failed twice before the rollout, on Depot and on the legacy builder")
+	if strings.Contains(r.output(), "verifying") {
+		t.Errorf("verified although nothing was deployed:\n%s", r.output())
+	}
+}
+
+func TestBuildStepFailureIsNotRetriedNorVerified(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, dockerfileBug, 1, "")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall())
+	assertSays(t, r, "flyctl deploy failed before the rollout, not because of the builder")
+	if strings.Contains(r.output(), "verifying") {
+		t.Errorf("verified after a failed deploy:\n%s", r.output())
+	}
+}
+
+func TestRolloutFailureAfterThePushIsNotRetriedButRolledBack(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	// The error text mentions nothing of the builder, and the image was
+	// pushed ("Watch your deployment"): a builder retry would be wrong.
+	s.plan(2, healthChecksFailed, 1, "broken")
+	s.plan(3, rollbackOK, 0, oldImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	assertSays(t, r, "flyctl deploy failed during the rollout of git-"+newSHA)
+	assertSays(t, r, "release git-"+oldSHA+" is serving at "+s.proxy)
+	assertSays(t, r, "rolled back to "+oldImage+", which is serving again")
+}
+
+func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "3s"
+	s.env["GITHUB_ACTIONS"] = "true"
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, deployedOK, 0, "") // flyctl says done, yet the old release keeps serving
+	s.plan(3, rollbackOK, 0, oldImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	assertSays(t, r, "old release still serving: git-"+oldSHA)
+	assertSays(t, r, "::error title=Deploy failed::git-"+newSHA+" did not pass verification at "+s.proxy+"; rolled back to "+oldImage+", which is serving again")
+	s.assertSummary("### ❌ Rollout not verified: `git-"+newSHA+"`",
+		"### ✅ Rollout verified: `git-"+oldSHA+"`",
+		"**Deploy failed:** git-"+newSHA+" did not pass verification")
+}
+
+func TestFirstDeployThatFailsVerificationHasNothingToRollBackTo(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, "")
+	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+	s.plan(1, statusJSON(), 0, "")
+	s.plan(2, deployedOK, 0, "broken")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall())
+	assertSays(t, r, "first deploy: nothing to roll back to\n")
+	assertSays(t, r, "did not pass verification at "+s.proxy+"; first deploy: nothing to roll back to")
+	assertSays(t, r, "HTTP 503")
+}
+
+func TestFailingRollbackSaysHowToRollBackByHand(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, healthChecksFailed, 1, "broken")
+	s.plan(3, "Error: failed to update machine e286065f969386: unavailable\n", 1, "")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	assertSays(t, r, "the rollback to "+oldImage+" failed too (Error: failed to update machine e286065f969386: unavailable). Roll back by hand:\n  flyctl deploy --app "+e2eApp+" --image "+oldImage)
+}
+
+func TestMissingTokenFailsBeforeAnyFlyctlCall(t *testing.T) {
+	t.Parallel()
+	for _, token := range []string{"unset", ""} {
+		s := newDeployScenario(t, oldImage)
+		if token == "unset" {
+			delete(s.env, "FLY_API_TOKEN")
+		} else {
+			s.env["FLY_API_TOKEN"] = token
+		}
+
+		r := s.run("--config", s.config)
+
+		assertExit(t, r, 1)
+		assertCalls(t, r)
+		assertSays(t, r, "FLY_API_TOKEN is not set")
+		assertSays(t, r, "fly tokens create deploy -a "+e2eApp+" -x 720h")
+		assertSays(t, r, "FLY_API_TOKEN secret of the 'production' environment")
+	}
+}
+
+func TestRejectedTokenStopsAtStatus(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.plan(1, "Error: You must be authenticated to view this.\n", 1, "")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall())
+	assertSays(t, r, "flyctl status --app "+e2eApp+" failed, so there is no known image to roll back to; not deploying")
+}
+
+func TestDeployReadsTheAppFromTheRepositorysFlyToml(t *testing.T) {
+	t.Parallel()
+	var cfg struct {
+		App string `toml:"app"`
+	}
+	flyToml := filepath.Join(repoRoot(t), "fly.toml")
+	if _, err := toml.DecodeFile(flyToml, &cfg); err != nil {
+		t.Fatalf("decoding %s: %v", flyToml, err)
+	}
+	if cfg.App == "" {
+		t.Fatalf("%s has no app", flyToml)
+	}
+	s := newDeployScenario(t, oldImage)
+	delete(s.env, "FLY_API_TOKEN")
+
+	r := s.run() // default --config: the repository's fly.toml
+
+	assertExit(t, r, 1)
+	assertCalls(t, r)
+	assertSays(t, r, "fly tokens create deploy -a "+cfg.App+" -x 720h")
+}
+
+func TestDeployUsageAndBadArguments(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	if r := s.run("-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: scripts/deploy") {
+		t.Errorf("-h: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	for _, args := range [][]string{{"--bogus"}, {"--config"}} {
+		r := s.run(args...)
+		assertExit(t, r, 2)
+		assertCalls(t, r)
+		assertSays(t, r, "usage: scripts/deploy")
+	}
+	s.env["GITHUB_SHA"] = "main"
+	r := s.run("--config", s.config)
+	assertExit(t, r, 1)
+	assertCalls(t, r)
+	assertSays(t, r, "commit 'main' is not a full 40-hex SHA")
+}
+
+func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed: cannot build a throwaway repository")
+	}
+	s := newDeployScenario(t, oldImage)
+	delete(s.env, "GITHUB_SHA")
+	// A copy of the script in a throwaway repository with an uncommitted change.
+	repoDir := filepath.Join(s.dir, "repo")
+	script, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(repoDir, "scripts", "deploy"), string(script), 0o755)
+	mustWrite(t, filepath.Join(repoDir, "fly.toml"), "app = \""+e2eApp+"\"\n", 0o644)
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "init"}} {
+		git := exec.Command("git", args...)
+		git.Dir = repoDir
+		if out, err := git.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	mustWrite(t, filepath.Join(repoDir, "fly.toml"), "app = \""+e2eApp+"\"\n# edited\n", 0o644)
+
+	cmd := exec.Command(filepath.Join(repoDir, "scripts", "deploy"))
+	cmd.Env = cleanEnv()
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "the working tree has uncommitted changes") {
+		t.Errorf("output lacks the dirty-tree refusal:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.fakeDir, "calls")); len(b) != 0 {
+		t.Errorf("flyctl was called: %s", b)
+	}
+}
