@@ -16,14 +16,36 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
+// Builders differ in what they send besides what .dockerignore lets in.
+type contextMode int
+
+const (
+	// buildKitContext: Depot, flyctl's default remote builder, runs BuildKit,
+	// which sends the Dockerfile separately and the context exactly as
+	// .dockerignore says.
+	buildKitContext contextMode = iota
+	// flyctlArchive: flyctl's own tar archive (Docker daemon builders,
+	// --depot=false) re-includes .dockerignore and the Dockerfile when the
+	// patterns exclude them (internal/build/imgsrc/archive.go, v0.4.87).
+	flyctlArchive
+)
+
 // dockerContext lists the files (slash-separated, relative to root) that a
 // build of root sends to the builder, applying .dockerignore the way
 // BuildKit does: a file is left out when it or a parent directory matches,
 // the last matching pattern winning (so "!" re-includes).
-func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
+func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]int64, error) {
 	patterns, err := ignorefile.ReadAll(ignore)
 	if err != nil {
 		return nil, fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	if mode == flyctlArchive {
+		if match, _ := patternmatcher.Matches(".dockerignore", patterns); match {
+			patterns = append(patterns, "!.dockerignore")
+		}
+		if match, _ := patternmatcher.Matches("Dockerfile", patterns); match {
+			patterns = append(patterns, "!Dockerfile")
+		}
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {

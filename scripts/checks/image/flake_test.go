@@ -32,7 +32,7 @@ func TestDockerContextHoldsTheFlakeSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ignore.Close()
-	context, err := dockerContext(repoRoot(t), ignore)
+	context, err := dockerContext(repoRoot(t), ignore, buildKitContext)
 	if err != nil {
 		t.Fatal(err)
 	}
