@@ -138,7 +138,10 @@ func startRun(t *testing.T, env map[string]string) *runningService {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.done:
+		case err := <-s.done:
+			if err != nil {
+				t.Logf("run returned: %v", err)
+			}
 		case <-time.After(shutdownTimeout + 5*time.Second):
 			t.Errorf("run did not return after its context was cancelled")
 		}

@@ -57,7 +57,7 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 			if p == nil {
 				return
 			}
-			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel value compared as documented by net/http
+			if p == http.ErrAbortHandler {
 				panic(p)
 			}
 			logger.LogAttrs(c.Request.Context(), slog.LevelError, "handler panic",

@@ -74,7 +74,9 @@ func startProcess(t *testing.T, env ...string) *process {
 	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
-		<-p.exited
+		if err := <-p.exited; err != nil {
+			t.Logf("service process: %v", err)
+		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -53,7 +53,7 @@ func startLoad(url string, workers int) *load {
 				if err == nil {
 					body, rerr := io.ReadAll(resp.Body)
 					resp.Body.Close()
-					if rerr == nil && resp.StatusCode == 200 && string(body) == `{"message":"pong"}` {
+					if rerr == nil && resp.StatusCode == http.StatusOK && string(body) == `{"message":"pong"}` {
 						l.ok.Add(1)
 						continue
 					}
@@ -172,7 +172,10 @@ func TestShutdownWaitsForInFlightRequest(t *testing.T) {
 	// New connections are refused while the accepted request is held.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := http.Get(url + "/ping")
+		resp, err := http.Get(url + "/ping")
+		if err == nil {
+			resp.Body.Close()
+		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			break
 		}

@@ -43,7 +43,7 @@ func goBuild(dir, out, pkg string) error {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s in %s: %v\n%s", pkg, dir, err, b)
+		return fmt.Errorf("building %s in %s: %w\n%s", pkg, dir, err, b)
 	}
 	return nil
 }

@@ -177,7 +177,7 @@ func measureLoad(o options, variants []*variant) error {
 			}
 			v.res.loadShare = append(v.res.loadShare, float64(self1-self0)/float64(r.elapsed))
 			if r.requests == 0 {
-				return fmt.Errorf("%s answered no request in round %d: %v", v.name, round+1, r.firstErr)
+				return fmt.Errorf("%s answered no request in round %d: %w", v.name, round+1, r.firstErr)
 			}
 			v.res.throughputs = append(v.res.throughputs, r.throughput())
 			v.res.p99s = append(v.res.p99s, r.hist.quantile(0.99).Seconds())
