@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,7 +58,7 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 			if p == nil {
 				return
 			}
-			if p == http.ErrAbortHandler {
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
 			logger.LogAttrs(c.Request.Context(), slog.LevelError, "handler panic",
