@@ -144,6 +144,9 @@ func TestPackageArguments(t *testing.T) {
 			t.Errorf("%s: modRoot %q, proxyVendor %v, allowGoReference %v; want ./, false, false (-trimpath, no Go reference)",
 				system, p.ModRoot, p.ProxyVendor, p.AllowGoReference)
 		}
+		if p.DoCheck == nil || *p.DoCheck {
+			t.Errorf("%s: doCheck = %v, want false (the tests run in checks.<system>.tests)", system, p.DoCheck)
+		}
 		if p.Go != "go-1.26" {
 			t.Errorf("%s: built with %q, want Go 1.26", system, p.Go)
 		}

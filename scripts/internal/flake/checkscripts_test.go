@@ -1,0 +1,156 @@
+package flake
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The runCommand checks are bash scripts; run them here, on the files their
+// lib.fileset source holds, with the tools from PATH, as the Nix sandbox
+// would (bash -eu -o pipefail, like stdenv).
+func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (string, error) {
+	t.Helper()
+	root := repoRoot(t)
+	src := filepath.Join(t.TempDir(), "source")
+	for _, f := range sourceFiles(t, check.Script) {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(src, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(src)
+	}
+	script := regexp.MustCompile(`cd /stub-source\{[^}]*\}`).ReplaceAllLiteralString(check.Script, `cd "$SRC"`)
+	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", script)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd.Env = append(os.Environ(), "SRC="+src, "out="+out)
+	output, err := cmd.CombinedOutput()
+	if err == nil {
+		if _, statErr := os.Stat(out); statErr != nil {
+			t.Errorf("the %s script succeeded without creating $out", check.Name)
+		}
+	}
+	return string(output), err
+}
+
+func TestGofmtCheckScript(t *testing.T) {
+	requireTool(t, "gofmt", "install Go")
+	check := evaluate(t, testRev).Checks["x86_64-linux"]["gofmt"]
+	if out, err := runCheckScript(t, check, nil); err != nil {
+		t.Fatalf("gofmt check fails on the repository: %v\n%s", err, out)
+	}
+	out, err := runCheckScript(t, check, func(dir string) {
+		writeFile(t, filepath.Join(dir, "scripts", "ugly.go"), "package   scripts\nvar  x=1\n")
+	})
+	if err == nil || !strings.Contains(out, "scripts/ugly.go") {
+		t.Errorf("gofmt check passed an unformatted file (err %v):\n%s", err, out)
+	}
+}
+
+func TestShellcheckCheckScript(t *testing.T) {
+	requireTool(t, "shellcheck", "apt-get install -y shellcheck")
+	check := evaluate(t, testRev).Checks["x86_64-linux"]["shellcheck"]
+	if out, err := runCheckScript(t, check, nil); err != nil {
+		t.Fatalf("shellcheck check fails on the repository: %v\n%s", err, out)
+	}
+	out, err := runCheckScript(t, check, func(dir string) {
+		writeFile(t, filepath.Join(dir, "scripts", "bad"), "#!/usr/bin/env bash\necho $1\n")
+	})
+	if err == nil || !strings.Contains(out, "SC2086") {
+		t.Errorf("shellcheck check passed a script with an unquoted variable (err %v):\n%s", err, out)
+	}
+}
+
+func TestActionlintCheckScriptFailsWithoutWorkflows(t *testing.T) {
+	check := evaluate(t, testRev).Checks["x86_64-linux"]["actionlint"]
+	out, err := runCheckScript(t, check, func(dir string) {
+		if err := os.RemoveAll(filepath.Join(dir, ".github")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err == nil || !strings.Contains(out, "No workflow files") {
+		t.Errorf("actionlint check passed with no workflows (err %v):\n%s", err, out)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClosureCheckScript(t *testing.T) {
+	out := evaluate(t, testRev)
+	check := out.Checks["x86_64-linux"]["closure"]
+	pkg := out.Packages["x86_64-linux"]["default"]
+	run := func(storePaths string) error {
+		info := t.TempDir()
+		writeFile(t, filepath.Join(info, "store-paths"), storePaths)
+		cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", check.Script)
+		cmd.Env = append(os.Environ(), "closureInfo="+info, "out="+filepath.Join(t.TempDir(), "out"))
+		return cmd.Run()
+	}
+	if err := run(pkg.Out + "\n"); err != nil {
+		t.Errorf("closure check fails on a closure of the package alone: %v", err)
+	}
+	if err := run(pkg.Out + "\n/nix/store/xxx-glibc-2.40\n"); err == nil {
+		t.Error("closure check passed a closure that holds glibc")
+	}
+}
+
+// The tests check's phases, run with the scripts module's gotestsum on a
+// small module (the service's own tests run in scripts/test), produce the two
+// reports CI publishes.
+func TestTestsCheckPhasesWriteReports(t *testing.T) {
+	check := evaluate(t, testRev).Checks["x86_64-linux"]["tests"]
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "gotestsum"), "gotest.tools/gotestsum")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building gotestsum from the scripts module: %v\n%s", err, out)
+	}
+	module := t.TempDir()
+	writeFile(t, filepath.Join(module, "go.mod"), "module example.com/reported\n\ngo 1.25.0\n")
+	writeFile(t, filepath.Join(module, "tagged_test.go"),
+		"//go:build nomsgpack\n\npackage reported\n\nimport \"testing\"\n\nfunc TestNeedsTheTag(t *testing.T) {}\n")
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	script := "runHook() { :; }\n" + *check.CheckPhase + *check.InstallPhase
+	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", script)
+	cmd.Dir = module
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"TMPDIR="+tmp, "out="+out, "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tests check phases failed: %v\n%s", err, output)
+	}
+	for _, report := range []string{"junit.xml", "test.json"} {
+		data, err := os.ReadFile(filepath.Join(out, report))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "TestNeedsTheTag") {
+			t.Errorf("%s does not report the test that needs -tags=nomsgpack:\n%.300s", report, data)
+		}
+	}
+}
