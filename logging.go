@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,7 +17,23 @@ import (
 const slowRequest = 500 * time.Millisecond
 
 func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return newLeveledLogger(w, slog.LevelInfo)
+}
+
+func newLeveledLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// gin prints its debug output (GIN_MODE=debug only) as text to os.Stdout;
+// send it to the default slog logger instead, which run sets to the
+// service's JSON logger, so stdout stays JSON lines in every mode.
+func init() {
+	gin.DebugPrintFunc = func(format string, values ...any) {
+		slog.Debug(strings.TrimSpace(fmt.Sprintf(format, values...)), "component", "gin")
+	}
+	gin.DebugPrintRouteFunc = func(method, path, handler string, handlers int) {
+		slog.Debug("route", "component", "gin", "method", method, "path", path, "handler", handler, "handlers", handlers)
+	}
 }
 
 // accessLog logs only the requests worth reading: 4xx (info), 5xx (error)

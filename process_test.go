@@ -170,3 +170,19 @@ func TestProcessExitsOneOnBadPort(t *testing.T) {
 		}
 	}
 }
+
+func TestProcessDebugModeKeepsJSONLines(t *testing.T) {
+	t.Parallel()
+	p := startProcess(t, "GIN_MODE=debug")
+	if got := do(t, http.DefaultClient, "GET", p.url+"/ping", nil); got.status != 200 {
+		t.Fatalf("GET /ping in debug mode: %d", got.status)
+	}
+	// records fails on any line that is not JSON, such as gin's text banner.
+	route := p.stdout.waitFor(t, 5*time.Second, func(rec map[string]any) bool { return rec["msg"] == "route" && rec["path"] == "/ping" })
+	if route["level"] != "DEBUG" || route["component"] != "gin" {
+		t.Errorf("gin's route line %v, want a DEBUG record from component gin", route)
+	}
+	if e := p.stderr.String(); e != "" {
+		t.Errorf("stderr %q, want empty", e)
+	}
+}

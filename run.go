@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,8 +35,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	level := slog.LevelInfo
+	if cfg.GinMode == gin.DebugMode {
+		level = slog.LevelDebug
+	}
+	logger := newLeveledLogger(stdout, level)
+	slog.SetDefault(logger) // also turns stray log.Printf calls into JSON lines
 	gin.SetMode(cfg.GinMode)
-	logger := newLogger(stdout)
 	return serve(ctx, cfg, newServer(newRouter(cfg, logger), logger), logger, shutdownTimeout)
 }
 
