@@ -32,9 +32,12 @@ func TestOnePortEverywhere(t *testing.T) {
 	if cfg.HTTPService == nil {
 		t.Fatal("fly.toml has no [http_service]")
 	}
-	fly := cfg.HTTPService.InternalPort
-	if img.ExposePort != src.DefaultPort || fmt.Sprint(fly) != src.DefaultPort {
-		t.Errorf("the service listens on defaultPort %s, the Dockerfile EXPOSEs %s and fly.toml's internal_port is %d: make all three the same", src.DefaultPort, img.ExposePort, fly)
+	fly := fmt.Sprint(cfg.HTTPService.InternalPort)
+	if img.ExposePort != src.DefaultPort || fly != src.DefaultPort {
+		t.Errorf("the service listens on defaultPort %s, the Dockerfile EXPOSEs %s and fly.toml's internal_port is %s: make all three the same", src.DefaultPort, img.ExposePort, fly)
+	}
+	if port, set := cfg.Env["PORT"]; set && port != fly {
+		t.Errorf("fly.toml [env] PORT = %q makes the service listen where internal_port (%s) does not send traffic; remove it (the default is %s)", port, fly, src.DefaultPort)
 	}
 }
 
