@@ -12,9 +12,9 @@
 FROM nixos/nix:2.35.2 AS builder
 
 # .dockerignore lets in only flake.nix, flake.lock, go.mod, go.sum and the
-# root *.go files. Without .git the flake is a path flake, so its version is
-# the fallback one; a release is identified by its image label git-<sha>
-# (FLY_IMAGE_REF at run time, shown by /version).
+# service's *.go files and testdata/. Without .git the flake is a path flake,
+# so its version is the fallback "dev"; a release is identified by its image
+# label git-<sha> (FLY_IMAGE_REF at run time, shown by /version).
 WORKDIR /src
 COPY . .
 
