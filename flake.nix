@@ -115,9 +115,8 @@
           tagList = lib.concatStringsSep "," flakeship.tags;
           workflowSources = sourceOf (lib.fileset.maybeMissing ./.github/workflows);
           # Shell scripts have no extension (or .sh); Go sources and go.mod never match.
-          shellSources = sourceOf (
-            lib.fileset.fileFilter (file: !lib.hasInfix "." file.name || file.hasExt "sh") ./scripts
-          );
+          isShellScript = file: !lib.hasInfix "." file.name || file.hasExt "sh";
+          shellSources = sourceOf (lib.fileset.fileFilter isShellScript ./scripts);
           nixSources = sourceOf (lib.fileset.fileFilter (file: file.hasExt "nix") ./.);
 
           # A check that runs in the package's own build environment: same Go,
@@ -125,6 +124,7 @@
           goCheck =
             name: attrs:
             flakeship.overrideAttrs (
+              _:
               {
                 pname = "flakeship-${name}";
                 inherit (flakeship) goModules;
