@@ -24,9 +24,11 @@ const (
 	// which sends the Dockerfile separately and the context exactly as
 	// .dockerignore says.
 	buildKitContext contextMode = iota
-	// flyctlArchive: flyctl's own tar archive (Docker daemon builders,
-	// --depot=false) re-includes .dockerignore and the Dockerfile when the
-	// patterns exclude them (internal/build/imgsrc/archive.go, v0.4.87).
+	// flyctlArchive: flyctl's own tar archive, used for Docker daemons
+	// without BuildKit (which cannot run this Dockerfile's RUN --mount) and
+	// for the context size flyctl reports, re-includes .dockerignore and the
+	// Dockerfile when the patterns exclude them
+	// (internal/build/imgsrc/archive.go, v0.4.87).
 	flyctlArchive
 )
 
