@@ -101,14 +101,15 @@ type flyCompute struct {
 }
 
 // flyDuration accepts Go duration strings only. flyctl also takes numbers,
-// but reads them as seconds in some keys (kill_timeout) and nanoseconds in
-// others (check intervals): a string is never ambiguous.
+// but reads them as seconds in kill_timeout, milliseconds in check durations
+// (internal/appconfig/patches.go) and nanoseconds elsewhere: a string is
+// never ambiguous.
 type flyDuration struct{ time.Duration }
 
 func (d *flyDuration) UnmarshalTOML(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("duration %v must be a string such as \"15s\" (flyctl reads bare numbers as seconds or nanoseconds depending on the key)", v)
+		return fmt.Errorf("duration %v must be a string such as \"15s\" (flyctl reads bare numbers as seconds, milliseconds or nanoseconds depending on the key)", v)
 	}
 	var err error
 	d.Duration, err = time.ParseDuration(s)
