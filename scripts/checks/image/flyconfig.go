@@ -101,9 +101,10 @@ type flyCompute struct {
 }
 
 // flyDuration accepts Go duration strings only. flyctl also takes numbers,
-// but reads them as seconds in kill_timeout, milliseconds in check durations
-// (internal/appconfig/patches.go) and nanoseconds elsewhere: a string is
-// never ambiguous.
+// but reads them as seconds in kill_timeout, milliseconds in [[services]]
+// and [checks] check durations (internal/appconfig/patches.go) and
+// nanoseconds elsewhere, [[http_service.checks]] included: a string is never
+// ambiguous.
 type flyDuration struct{ time.Duration }
 
 func (d *flyDuration) UnmarshalTOML(v any) error {
