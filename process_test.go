@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -184,5 +185,42 @@ func TestProcessDebugModeKeepsJSONLines(t *testing.T) {
 	}
 	if e := p.stderr.String(); e != "" {
 		t.Errorf("stderr %q, want empty", e)
+	}
+}
+
+func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	p := startProcess(t)
+	// A request whose headers never finish keeps the drain waiting.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /ping HTTP/1.1\r\nHost: test\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.stdout.waitFor(t, 5*time.Second, msgIs("server stopping"))
+	select {
+	case err := <-p.exited:
+		t.Fatalf("process exited (%v) while a connection was still draining", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+			t.Errorf("after a second SIGTERM the process ended with %v, want killed by SIGTERM", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a second SIGTERM did not end the process")
 	}
 }
