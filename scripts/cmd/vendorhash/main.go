@@ -33,6 +33,12 @@ GOTOOLCHAIN=local and GOWORK=off, using your module cache and GOPROXY.
   --write    like --check, but update the stale vendorHash strings in
              flake.nix in place (nothing else in the file changes).
 
+vendorHash must be written as a string literal or null in the attribute set
+passed to buildGoModule (modRoot and proxyVendor, if set, as literals in the
+same set). The expected value is null only for a module with nothing to
+vendor; a committed vendor/ directory (vendorHash = null with dependencies)
+is not supported.
+
 Exit status:
   0  printed the hash; --check: every vendorHash is current; --write: done
   1  --check: a vendorHash is stale (run scripts/vendorhash --write)
