@@ -36,7 +36,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", time.Second, "length of each load round per server")
 	flag.IntVar(&o.rounds, "rounds", 11, "load rounds per server, interleaved across servers")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
-	flag.IntVar(&o.starts, "starts", 9, "starts per server for the exec-to-first-200 median")
+	flag.IntVar(&o.starts, "starts", 21, "starts per server for the exec-to-first-200 median")
 	flag.IntVar(&o.loadProcs, "load-procs", 1, "GOMAXPROCS of the load generator (this process)")
 	flag.IntVar(&o.serverProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of each server process")
 	flag.BoolVar(&o.ginDefault, "gin-default", true, "also measure gin.Default() with its request logger")
