@@ -74,6 +74,15 @@ func TestMissingPathInFilesetFailsToEvaluate(t *testing.T) {
 	}
 }
 
+func TestTopLevelCGOEnabledFailsToEvaluate(t *testing.T) {
+	requireTool(t, "nix-instantiate", installNix)
+	dir := flakeCopy(t, func(s string) string { return strings.Replace(s, "env.CGO_ENABLED = 0;", "CGO_ENABLED = 0;", 1) })
+	_, err := Evaluate(dir, testRev)
+	if err == nil || !strings.Contains(err.Error(), "env.CGO_ENABLED") {
+		t.Fatalf("err = %v, want the error nixpkgs gives for a top-level CGO_ENABLED", err)
+	}
+}
+
 func TestEverySystemHasEveryOutput(t *testing.T) {
 	out := evaluate(t, testRev)
 	if want := []string{"apps", "checks", "devShells", "formatter", "packages"}; !reflect.DeepEqual(out.OutputNames, want) {

@@ -158,7 +158,18 @@ let
   buildGoModuleWith =
     go: fpargs:
     let
-      userArgs = if isFunction fpargs then fpargs else (_: fpargs);
+      userArgs0 = if isFunction fpargs then fpargs else (_: fpargs);
+      # Like nixpkgs' mkDerivation: these belong in env, a top-level one is an
+      # evaluation error ("overlapping" with env).
+      userArgs =
+        final:
+        let
+          args = userArgs0 final;
+        in
+        if args ? CGO_ENABLED || args ? GOFLAGS then
+          throw "buildGoModule: set env.CGO_ENABLED / env.GOFLAGS, not top-level CGO_ENABLED or GOFLAGS"
+        else
+          args;
       make =
         overlays:
         let
