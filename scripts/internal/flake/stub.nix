@@ -80,10 +80,7 @@ let
   };
   fileset = {
     unions = filesets: mkFileset (concatMap coerce filesets);
-    union = a: b: fileset.unions [
-      a
-      b
-    ];
+    union = a: b: mkFileset (coerce a ++ coerce b);
     difference =
       a: b:
       let
@@ -225,26 +222,23 @@ let
       closureInfo = { rootPaths }: fakeDrv "closure-info" // { inherit rootPaths; };
     };
 
+  systems = [
+    "x86_64-linux"
+    "aarch64-linux"
+    "x86_64-darwin"
+    "aarch64-darwin"
+    "riscv64-linux"
+  ];
   nixpkgs = {
     inherit lib;
     outPath = "/nix/store/stub-nixpkgs";
-    legacyPackages = genAttrs [
-      "x86_64-linux"
-      "aarch64-linux"
-      "x86_64-darwin"
-      "aarch64-darwin"
-      "riscv64-linux"
-    ] mkPkgs;
+    legacyPackages = genAttrs systems mkPkgs;
   };
 
   dir = if isPath flakeDir then flakeDir else /. + flakeDir;
   flake = import (dir + "/flake.nix");
-  self =
-    outputs
-    // {
-      outPath = toString dir;
-    }
-    // (if rev == null then { } else { shortRev = rev; });
+  revision = if rev == null then { } else { shortRev = rev; };
+  self = outputs // revision // { outPath = toString dir; };
   outputs = flake.outputs { inherit self nixpkgs; };
 
   names = map (d: d.name);
@@ -285,9 +279,7 @@ let
         inherit (d) name;
         inherit (d._runCommand) script;
         nativeBuildInputs = names (d._runCommand.env.nativeBuildInputs or [ ]);
-        env = mapAttrs (n: v: if isAttrs v then v.outPath or "attrs" else v) (
-          removeAttrs d._runCommand.env [ "nativeBuildInputs" ]
-        );
+        env = mapAttrs (_: toString) (removeAttrs d._runCommand.env [ "nativeBuildInputs" ]);
       }
     else
       throw "check ${d.name or "?"} is neither a buildGoModule nor a runCommand";
