@@ -194,7 +194,10 @@ func TestDeployRunsAfterCIInProductionWithoutCancellation(t *testing.T) {
 		t.Errorf("deploy.yml job ci must be uses: ./.github/workflows/ci.yml")
 	}
 	d := wf.job(t, "deploy")
-	if n := get(d, "needs"); n == nil || !(n.Value == "ci" || (len(n.Content) == 1 && n.Content[0].Value == "ci")) {
+	needsCI := func(n *yaml.Node) bool {
+		return n != nil && (n.Value == "ci" || (len(n.Content) == 1 && n.Content[0].Value == "ci"))
+	}
+	if !needsCI(get(d, "needs")) {
 		t.Errorf("deploy.yml job deploy must have needs: ci")
 	}
 	if v := get(d, "if"); v == nil || !strings.Contains(v.Value, "github.ref == 'refs/heads/main'") {
