@@ -6,14 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // fly.toml's app is the one place the app's name lives: scripts and
 // workflows read it from there (flyctl does by default).
 func TestAppNameLivesOnlyInFlyToml(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	app := mustFlyConfig(t).App
-	git := needTool(t, "git", "apt-get install git")
+	git := testkit.RequireTool(t, "git", "apt-get install git")
 	out, err := exec.Command(git, "-C", root, "ls-files", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)

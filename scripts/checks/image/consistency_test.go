@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // The Go that nixos-26.05 builds with (buildGoModule sets GOTOOLCHAIN=local).
@@ -20,7 +22,7 @@ const pinnedGo = "1.26.0"
 
 func mustServiceSource(t *testing.T) *serviceSource {
 	t.Helper()
-	src, err := readServiceSource(repoRoot(t))
+	src, err := readServiceSource(testkit.RepoRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +63,8 @@ func TestHealthChecksAnswer200(t *testing.T) {
 	if cfg.HTTPService == nil || len(cfg.HTTPService.Checks) == 0 {
 		t.Fatal("fly.toml has no [[http_service.checks]]")
 	}
-	port := freePort(t)
-	cmd := exec.Command(serviceBinary(t))
+	port := testkit.FreePort(t)
+	cmd := exec.Command(testkit.ServiceBinary(t, "image-check"))
 	cmd.Env = []string{"PORT=" + port}
 	svc := startService(t, cmd, port)
 	for _, c := range cfg.HTTPService.Checks {
@@ -91,7 +93,7 @@ func TestCmdRunsTheFlakesProgram(t *testing.T) {
 }
 
 func TestGoLinesWithinNixpkgsGo(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	for _, name := range []string{"go.mod", filepath.Join("scripts", "go.mod")} {
 		f := mustModFile(t, filepath.Join(root, name))
 		if f.Go == nil {

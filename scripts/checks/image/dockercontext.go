@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 )
 
 // Builders differ in what they send besides what .dockerignore lets in.

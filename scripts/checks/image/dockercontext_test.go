@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 func TestDockerContextHoldsExactlyWhatNixBuildReads(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	ignore, err := os.ReadFile(repoFile(t, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +55,7 @@ func TestDockerContextHoldsExactlyWhatNixBuildReads(t *testing.T) {
 }
 
 func TestDockerContextCheckFindsMissingAndExtraFiles(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	need, err := nixBuildInputs(root)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func compareContext(context map[string]int64, need map[string]bool) (missing, ex
 // flyctl's archive re-includes the Dockerfile and .dockerignore that "*"
 // excludes; BuildKit sends neither as part of the context.
 func TestFlyctlArchiveAlwaysSendsTheBuildFiles(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	for mode, want := range map[contextMode][]string{
 		buildKitContext: nil,
 		flyctlArchive:   {".dockerignore", "Dockerfile"},

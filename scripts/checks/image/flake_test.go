@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/flake"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // flakePackage is packages.x86_64-linux.default of flake.nix, evaluated
 // offline against scripts/internal/flake's stub nixpkgs.
 func flakePackage(t *testing.T) *flake.Package {
 	t.Helper()
-	pkg, err := flake.PackageAttrs(repoRoot(t), "")
+	pkg, err := flake.PackageAttrs(testkit.RepoRoot(t), "")
 	if errors.Is(err, flake.ErrNoNixInstantiate) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v (CI=true makes this an error)", err)
@@ -32,7 +33,7 @@ func TestDockerContextHoldsTheFlakeSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ignore.Close()
-	context, err := dockerContext(repoRoot(t), ignore, buildKitContext)
+	context, err := dockerContext(testkit.RepoRoot(t), ignore, buildKitContext)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,61 +1,17 @@
 package image
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
-var (
-	binDir   string
-	binOnce  sync.Once
-	binPath  string
-	binError error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "flakeship-image-check-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// repoRoot is the repository root, or the test fails saying why.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func repoFile(t *testing.T, name string) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), name)
-}
-
-// serviceBinary builds the service once, exactly as the flake does.
-func serviceBinary(t *testing.T) string {
-	t.Helper()
-	root := repoRoot(t)
-	binOnce.Do(func() {
-		binPath, binError = servicebuild.Build(root, binDir, "flakeship", "image-check")
-	})
-	if binError != nil {
-		t.Fatal(binError)
-	}
-	return binPath
+	return filepath.Join(testkit.RepoRoot(t), name)
 }
 
 func mustDockerfile(t *testing.T) *dockerfile {

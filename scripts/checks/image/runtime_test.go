@@ -12,22 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// needTool returns the path of a tool this test needs. When it is missing the
-// test fails under CI=true (with the install hint) and is skipped otherwise.
-func needTool(t *testing.T, name, hint string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed (CI=true makes this an error); install it: %s", name, hint)
-	}
-	t.Skipf("skipping: %s is not installed; install it: %s", name, hint)
-	return ""
-}
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
+)
 
 // emptyRootCommand returns a command that runs argv inside root, a
 // directory holding nothing but the image's files: as uid:gid when the test
@@ -35,12 +22,12 @@ func needTool(t *testing.T, name, hint string) string {
 // new user namespace (unshare --map-root-user chroot).
 func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (cmd *exec.Cmd, switchesUser bool) {
 	t.Helper()
-	chroot := needTool(t, "chroot", "apt-get install coreutils")
+	chroot := testkit.RequireTool(t, "chroot", "apt-get install coreutils")
 	if os.Geteuid() == 0 {
 		args := append([]string{fmt.Sprintf("--userspec=%d:%d", uid, gid), root}, argv...)
 		return exec.Command(chroot, args...), true
 	}
-	unshare := needTool(t, "unshare", "apt-get install util-linux")
+	unshare := testkit.RequireTool(t, "unshare", "apt-get install util-linux")
 	if out, err := exec.Command(unshare, "--map-root-user", "true").CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("unprivileged user namespaces do not work here (unshare --map-root-user: %v %s); run the test as root, or allow them: on Ubuntu 24.04 (GitHub's hosted runners) sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, on older Debian sysctl kernel.unprivileged_userns_clone=1", err, out)
 		if os.Getenv("CI") == "true" {
@@ -57,7 +44,7 @@ func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (c
 // with the binary built as the flake builds it and runs CMD in it.
 func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	img, src, cfg := mustImage(t), mustServiceSource(t), mustFlyConfig(t)
-	binary := serviceBinary(t)
+	binary := testkit.ServiceBinary(t, "image-check")
 
 	root := t.TempDir()
 	if err := os.Chmod(root, 0o755); err != nil {
@@ -82,7 +69,7 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	port := src.DefaultPort
 	cmd.Env = []string{}
 	if !portFree(port) {
-		port = freePort(t)
+		port = testkit.FreePort(t)
 		cmd.Env = []string{"PORT=" + port}
 		t.Logf("port %s is busy on this host, so PORT=%s is set; TestOnePortEverywhere checks the default against EXPOSE", src.DefaultPort, port)
 	}

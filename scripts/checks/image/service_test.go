@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,17 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
 
 // portFree reports whether port can be listened on by anyone on this host.
 func portFree(port string) bool {

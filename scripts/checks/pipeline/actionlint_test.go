@@ -5,13 +5,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // TestActionlint runs the pinned actionlint (a tool of the scripts module)
 // on every workflow. actionlint also runs shellcheck on run: scripts when
 // shellcheck is on PATH.
 func TestActionlint(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	files, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no workflows found (%v)", err)

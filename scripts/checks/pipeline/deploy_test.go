@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 const (
@@ -128,7 +130,7 @@ func (r deployRun) output() string { return r.stdout + r.stderr }
 
 func (s *deployScenario) run(args ...string) deployRun {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(repoRoot(s.t), "scripts", "deploy"), args...)
+	cmd := exec.Command(filepath.Join(testkit.RepoRoot(s.t), "scripts", "deploy"), args...)
 	cmd.Env = cleanEnv()
 	for k, v := range s.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -427,7 +429,7 @@ func TestDeployReadsTheAppFromTheRepositorysFlyToml(t *testing.T) {
 	var cfg struct {
 		App string `toml:"app"`
 	}
-	flyToml := filepath.Join(repoRoot(t), "fly.toml")
+	flyToml := filepath.Join(testkit.RepoRoot(t), "fly.toml")
 	if _, err := toml.DecodeFile(flyToml, &cfg); err != nil {
 		t.Fatalf("decoding %s: %v", flyToml, err)
 	}
@@ -472,7 +474,7 @@ func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
 	delete(s.env, "GITHUB_SHA")
 	// A copy of the script in a throwaway repository with an uncommitted change.
 	repoDir := filepath.Join(s.dir, "repo")
-	script, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "deploy"))
+	script, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "scripts", "deploy"))
 	if err != nil {
 		t.Fatal(err)
 	}

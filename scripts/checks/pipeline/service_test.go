@@ -1,114 +1,26 @@
 package pipeline
 
 import (
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
-var (
-	buildOnce   sync.Once
-	serviceDir  string
-	servicePath string
-	buildErr    error
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if serviceDir != "" {
-		os.RemoveAll(serviceDir)
-	}
-	os.Exit(code)
-}
-
-// serviceBinary builds the real service once, the way the flake does.
-func serviceBinary(t *testing.T) string {
-	t.Helper()
-	root := repoRoot(t)
-	buildOnce.Do(func() {
-		serviceDir, buildErr = os.MkdirTemp("", "pipeline-test-service-")
-		if buildErr != nil {
-			return
-		}
-		servicePath, buildErr = servicebuild.Build(root, serviceDir, "flakeship", "v-pipeline-test")
-	})
-	if buildErr != nil {
-		t.Fatalf("building the service: %v", buildErr)
-	}
-	return servicePath
-}
-
-// startService runs the real service on a free loopback port as a machine
-// of the given image would run on Fly, and returns its base URL. A port taken
-// by a parallel test between choosing and binding it makes the service exit;
-// it is then started again on another port.
+// startService runs the real service (built like the flake) on a free
+// loopback port as a machine of the given image would run on Fly, and
+// returns its base URL.
 func startService(t *testing.T, imageRef string) string {
 	t.Helper()
-	for try := 0; try < 5; try++ {
-		if base, ok := startServiceOnce(t, imageRef); ok {
-			return base
-		}
-	}
-	t.Fatalf("the service (FLY_IMAGE_REF=%s) did not start on any of 5 loopback ports", imageRef)
-	return ""
-}
-
-func startServiceOnce(t *testing.T, imageRef string) (string, bool) {
-	t.Helper()
-	bin := serviceBinary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+port, "GIN_MODE=release", "FLY_IMAGE_REF="+imageRef, "FLY_REGION=ams")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	base := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			return "", false
-		default:
-		}
-		// /version must name our image: the port could belong to another test's server.
-		if resp, err := http.Get(base + "/version"); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), imageRef) {
-				t.Cleanup(stop)
-				return base, true
-			}
-		}
-	}
-	stop()
-	return "", false
+	bin := testkit.ServiceBinary(t, "v-pipeline-test")
+	return testkit.StartService(t, bin, "FLY_IMAGE_REF="+imageRef, "FLY_REGION=ams")
 }
 
 // flyProxy stands in for https://<app>.fly.dev: it forwards to the machine

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // pinnedActions is the table in shared/reference/actions.md: the only
@@ -297,7 +299,7 @@ func TestNamesTimeoutsAndConcurrencyEverywhere(t *testing.T) {
 }
 
 func TestDependabotCoversActionsBothGoModulesAndTheFlakeWithCooldown(t *testing.T) {
-	root := loadYAML(t, repoRoot(t)+"/.github/dependabot.yml")
+	root := loadYAML(t, testkit.RepoRoot(t)+"/.github/dependabot.yml")
 	if v := get(root, "version"); v == nil || v.Value != "2" {
 		t.Errorf("dependabot.yml: version must be 2")
 	}

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // workflow is one parsed workflow file, kept as YAML nodes so that line
@@ -17,15 +17,6 @@ import (
 type workflow struct {
 	file string // e.g. ci.yml
 	root *yaml.Node
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func loadYAML(t *testing.T, path string) *yaml.Node {
@@ -46,7 +37,7 @@ func loadYAML(t *testing.T, path string) *yaml.Node {
 
 func loadWorkflows(t *testing.T) []workflow {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), ".github", "workflows")
+	dir := filepath.Join(testkit.RepoRoot(t), ".github", "workflows")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("reading %s: %v", dir, err)

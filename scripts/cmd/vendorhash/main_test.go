@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 const staleHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -168,7 +170,7 @@ func TestUsageErrors(t *testing.T) {
 // The wrapper resolves a relative DIR against the caller's directory and
 // keeps the exit status (go run would turn 2 into 1).
 func TestWrapper(t *testing.T) {
-	requireTool(t, "bash", "apt-get install -y bash")
+	testkit.RequireTool(t, "bash", "apt-get install -y bash")
 	wrapper, err := filepath.Abs(filepath.Join("..", "..", "vendorhash"))
 	if err != nil {
 		t.Fatal(err)

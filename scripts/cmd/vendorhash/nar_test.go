@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // oddTree builds a tree with everything a NAR encodes: nested and empty
@@ -107,7 +109,7 @@ func TestNARHashMatchesNix(t *testing.T) {
 
 // Byte-for-byte equality with nix-store --dump pinpoints any difference.
 func TestNARBytesMatchNixStoreDump(t *testing.T) {
-	requireTool(t, "nix-store", installNix)
+	testkit.RequireTool(t, "nix-store", installNix)
 	root := oddTree(t)
 	want, err := exec.Command("nix-store", "--dump", root).Output()
 	if err != nil {
@@ -178,7 +180,7 @@ func TestNARHashSeesExecutableBitAndSymlinkTarget(t *testing.T) {
 }
 
 func TestNARRejectsSpecialFiles(t *testing.T) {
-	requireTool(t, "mkfifo", "coreutils")
+	testkit.RequireTool(t, "mkfifo", "coreutils")
 	dir := t.TempDir()
 	if err := exec.Command("mkfifo", filepath.Join(dir, "fifo")).Run(); err != nil {
 		t.Fatal(err)

@@ -9,26 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// requireTool skips the test when name is not on PATH, or fails it under CI.
-func requireTool(t *testing.T, name, install string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %s", name, install)
-	}
-	t.Skipf("%s not on PATH (%s); skipping", name, install)
-}
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
+)
 
 const installNix = "apt-get install -y nix-bin"
 
 // nixHashPath is Nix's own NAR hash of path (`nix hash path`), in SRI form.
 func nixHashPath(t *testing.T, path string) string {
 	t.Helper()
-	requireTool(t, "nix", installNix)
+	testkit.RequireTool(t, "nix", installNix)
 	cmd := exec.Command("nix", "hash", "path", path)
 	cmd.Env = append(os.Environ(), "NIX_CONFIG=experimental-features = nix-command")
 	out, err := cmd.Output()
@@ -41,7 +31,7 @@ func nixHashPath(t *testing.T, path string) string {
 // nixHashLegacy is `nix-hash --type sha256 path` (hex), converted to SRI.
 func nixHashLegacy(t *testing.T, path string) string {
 	t.Helper()
-	requireTool(t, "nix-hash", installNix)
+	testkit.RequireTool(t, "nix-hash", installNix)
 	out, err := exec.Command("nix-hash", "--type", "sha256", path).Output()
 	if err != nil {
 		t.Fatalf("nix-hash %s: %v", path, err)

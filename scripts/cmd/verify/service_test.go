@@ -7,121 +7,24 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // builtVersion is linked into the test binary with -X main.version.
 const builtVersion = "v-verify-test"
 
-var (
-	buildOnce   sync.Once
-	serviceDir  string
-	servicePath string
-	buildErr    error
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if serviceDir != "" {
-		os.RemoveAll(serviceDir)
-	}
-	os.Exit(code)
-}
-
-// serviceBinary builds the real service once, the way the flake does.
-func serviceBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := repo.Root()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		serviceDir, buildErr = os.MkdirTemp("", "verify-test-service-")
-		if buildErr != nil {
-			return
-		}
-		servicePath, buildErr = servicebuild.Build(root, serviceDir, "flakeship", builtVersion)
-	})
-	if buildErr != nil {
-		t.Fatalf("building the service: %v", buildErr)
-	}
-	return servicePath
-}
-
-// startService runs the real service on a free loopback port with the given
-// extra environment and returns its base URL once /ping answers. If the port
-// was taken between choosing and binding it, the service exits and is started
-// again on another port.
+// startService runs the real service (built like the flake) on a free
+// loopback port with the given extra environment and returns its base URL.
 func startService(t *testing.T, env ...string) string {
 	t.Helper()
-	for try := 0; try < 5; try++ {
-		if base, ok := startServiceOnce(t, env); ok {
-			return base
-		}
-	}
-	t.Fatalf("the service (%v) did not start on any of 5 loopback ports", env)
-	return ""
-}
-
-func startServiceOnce(t *testing.T, env []string) (string, bool) {
-	t.Helper()
-	bin := serviceBinary(t)
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append([]string{"PORT=" + port, "GIN_MODE=release"}, env...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	base := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			return "", false
-		default:
-		}
-		if resp, err := http.Get(base + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Cleanup(stop)
-				return base, true
-			}
-		}
-	}
-	stop()
-	return "", false
-}
-
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	return testkit.StartService(t, testkit.ServiceBinary(t, builtVersion), env...)
 }
 
 // switchingProxy forwards to old until switchAfter has passed, then to new:

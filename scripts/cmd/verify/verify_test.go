@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 const (
@@ -203,7 +205,7 @@ func TestPersistent5xxIsReported(t *testing.T) {
 }
 
 func TestDeadPortSaysConnectionRefused(t *testing.T) {
-	base := "http://127.0.0.1:" + freePort(t)
+	base := "http://127.0.0.1:" + testkit.FreePort(t)
 	inv := runVerify(map[string]string{}, "--url", base, "--expect-release", newRelease, "--timeout", "1s")
 	if inv.code != exitFail {
 		t.Fatalf("exit %d, want 1", inv.code)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // The runCommand checks are bash scripts; run them here, on the files their
@@ -14,7 +16,7 @@ import (
 // would (bash -eu -o pipefail, like stdenv).
 func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (string, error) {
 	t.Helper()
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	src := filepath.Join(t.TempDir(), "source")
 	for _, f := range sourceFiles(t, check.Script) {
 		data, err := os.ReadFile(filepath.Join(root, f))
@@ -53,7 +55,7 @@ func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (stri
 }
 
 func TestGofmtCheckScript(t *testing.T) {
-	requireTool(t, "gofmt", "install Go")
+	testkit.RequireTool(t, "gofmt", "install Go")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["gofmt"]
 	if out, err := runCheckScript(t, check, nil); err != nil {
 		t.Fatalf("gofmt check fails on the repository: %v\n%s", err, out)
@@ -67,7 +69,7 @@ func TestGofmtCheckScript(t *testing.T) {
 }
 
 func TestShellcheckCheckScript(t *testing.T) {
-	requireTool(t, "shellcheck", "apt-get install -y shellcheck")
+	testkit.RequireTool(t, "shellcheck", "apt-get install -y shellcheck")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["shellcheck"]
 	if out, err := runCheckScript(t, check, nil); err != nil {
 		t.Fatalf("shellcheck check fails on the repository: %v\n%s", err, out)

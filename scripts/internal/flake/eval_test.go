@@ -9,13 +9,15 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 const testRev = "0123abc"
 
 func TestFlakeNixParses(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
-	if _, err := NixInstantiate("--parse", filepath.Join(repoRoot(t), "flake.nix")); err != nil {
+	testkit.RequireTool(t, "nix-instantiate", installNix)
+	if _, err := NixInstantiate("--parse", filepath.Join(testkit.RepoRoot(t), "flake.nix")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -25,7 +27,7 @@ func TestFlakeNixParses(t *testing.T) {
 func flakeCopy(t *testing.T, edit func(string) string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "flake")
-	if err := copyFlakeSource(repoRoot(t), dir); err != nil {
+	if err := copyFlakeSource(testkit.RepoRoot(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "flake.nix")
@@ -44,7 +46,7 @@ func flakeCopy(t *testing.T, edit func(string) string) string {
 }
 
 func TestUndefinedVariableFailsToParse(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	dir := flakeCopy(t, func(s string) string {
 		return strings.Replace(s, "inherit (nixpkgs) lib;", "inherit (nixpkgs) lib;\n      typo = undefinedThing;", 1)
 	})
@@ -55,7 +57,7 @@ func TestUndefinedVariableFailsToParse(t *testing.T) {
 }
 
 func TestUnknownNixpkgsAttributeFailsToEvaluate(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	dir := flakeCopy(t, func(s string) string { return strings.Replace(s, "pkgs.wrk", "pkgs.wrk2", 1) })
 	_, err := Evaluate(dir, testRev)
 	if err == nil || !strings.Contains(err.Error(), "wrk2") {
@@ -64,7 +66,7 @@ func TestUnknownNixpkgsAttributeFailsToEvaluate(t *testing.T) {
 }
 
 func TestMissingPathInFilesetFailsToEvaluate(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	dir := flakeCopy(t, func(s string) string {
 		return strings.Replace(s, "./go.sum\n", "./go.sum\n        ./no-such-file\n", 1)
 	})
@@ -75,7 +77,7 @@ func TestMissingPathInFilesetFailsToEvaluate(t *testing.T) {
 }
 
 func TestTopLevelCGOEnabledFailsToEvaluate(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	dir := flakeCopy(t, func(s string) string { return strings.Replace(s, "env.CGO_ENABLED = 0;", "CGO_ENABLED = 0;", 1) })
 	_, err := Evaluate(dir, testRev)
 	if err == nil || !strings.Contains(err.Error(), "env.CGO_ENABLED") {
@@ -112,7 +114,7 @@ func TestEverySystemHasEveryOutput(t *testing.T) {
 
 func TestPackageArguments(t *testing.T) {
 	out := evaluate(t, testRev)
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "flake.nix"))
+	src, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "flake.nix"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 var sriSHA256 = regexp.MustCompile(`^sha256-[A-Za-z0-9+/]{43}=$`)
 
 func TestRepositoryFlakeHasOneRootGoModule(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "flake.nix"))
+	src, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "flake.nix"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func TestGoModulesFindsEveryModuleWithItsModRoot(t *testing.T) {
 }
 
 func TestGoModulesMatchNixPositions(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "flake.nix")
 	if err := os.WriteFile(file, []byte(multiModuleFlake), 0o644); err != nil {

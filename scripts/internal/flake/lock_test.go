@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"regexp"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // The nixpkgs lock entry written by real Nix for nixos-26.05 (see
@@ -21,7 +23,7 @@ var wantNixpkgsLocked = LockedRef{
 }
 
 func TestFlakeLockHoldsOnlyTheNixpkgsEntry(t *testing.T) {
-	lock, err := ReadLock(repoRoot(t))
+	lock, err := ReadLock(testkit.RepoRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestFlakeLockHoldsOnlyTheNixpkgsEntry(t *testing.T) {
 // The lock's "original" must match the input URL exactly, or Nix re-locks
 // (which needs the network).
 func TestFlakeLockOriginalMatchesTheInputURL(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	lock, err := ReadLock(root)
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +76,9 @@ func TestFlakeLockOriginalMatchesTheInputURL(t *testing.T) {
 }
 
 func TestFlakeInputsAsNixSeesThem(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
 	out, err := NixInstantiate("--eval", "--strict", "--json", "--expr",
-		"(import "+filepath.Join(repoRoot(t), "flake.nix")+").inputs")
+		"(import "+filepath.Join(testkit.RepoRoot(t), "flake.nix")+").inputs")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // servicebuild.Build must build the service exactly like packages.default.
 func TestFlakeAndServicebuildAgree(t *testing.T) {
-	requireTool(t, "nix-instantiate", installNix)
-	p, err := PackageAttrs(repoRoot(t), testRev)
+	testkit.RequireTool(t, "nix-instantiate", installNix)
+	p, err := PackageAttrs(testkit.RepoRoot(t), testRev)
 	if err != nil {
 		t.Fatal(err)
 	}
