@@ -119,6 +119,20 @@
           shellSources = sourceOf (lib.fileset.fileFilter isShellScript ./scripts);
           nixSources = sourceOf (lib.fileset.fileFilter (file: file.hasExt "nix") ./.);
 
+          # A check that runs script with tools in a copy of src; it passes when
+          # the script does.
+          sourceCheck =
+            name: tools: src: script:
+            pkgs.runCommand "flakeship-${name}"
+              {
+                nativeBuildInputs = tools;
+              }
+              ''
+                cd ${src}
+                ${script}
+                touch $out
+              '';
+
           # A check that runs in the package's own build environment: same Go,
           # same vendored modules (goModules), GOFLAGS=-mod=vendor, GOPROXY=off.
           goCheck =
@@ -187,71 +201,43 @@
             '';
           };
 
-          gofmt =
-            pkgs.runCommand "flakeship-gofmt"
-              {
-                nativeBuildInputs = [ flakeship.go ];
-              }
-              ''
-                cd ${sourceOf goFiles}
-                unformatted=$(gofmt -l .)
-                if [ -n "$unformatted" ]; then
-                  echo "These files need gofmt -w:" >&2
-                  echo "$unformatted" >&2
-                  exit 1
-                fi
-                touch $out
-              '';
+          gofmt = sourceCheck "gofmt" [ flakeship.go ] (sourceOf goFiles) ''
+            unformatted=$(gofmt -l .)
+            if [ -n "$unformatted" ]; then
+              echo "These files need gofmt -w:" >&2
+              echo "$unformatted" >&2
+              exit 1
+            fi
+          '';
 
-          actionlint =
-            pkgs.runCommand "flakeship-actionlint"
-              {
-                nativeBuildInputs = [ pkgs.actionlint ];
-              }
-              ''
-                cd ${workflowSources}
-                shopt -s nullglob
-                workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
-                if [ ''${#workflows[@]} -eq 0 ]; then
-                  echo "No workflow files in .github/workflows" >&2
-                  exit 1
-                fi
-                actionlint "''${workflows[@]}"
-                touch $out
-              '';
+          actionlint = sourceCheck "actionlint" [ pkgs.actionlint ] workflowSources ''
+            shopt -s nullglob
+            workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
+            if [ ''${#workflows[@]} -eq 0 ]; then
+              echo "No workflow files in .github/workflows" >&2
+              exit 1
+            fi
+            actionlint "''${workflows[@]}"
+          '';
 
-          shellcheck =
-            pkgs.runCommand "flakeship-shellcheck"
-              {
-                nativeBuildInputs = [ pkgs.shellcheck ];
-              }
-              ''
-                cd ${shellSources}
-                scripts=()
-                for file in scripts/*; do
-                  [ -f "$file" ] || continue
-                  case "$(head -n 1 "$file")" in
-                    "#!"*sh) scripts+=("$file") ;;
-                  esac
-                done
-                if [ ''${#scripts[@]} -eq 0 ]; then
-                  echo "No shell scripts found in scripts/" >&2
-                  exit 1
-                fi
-                shellcheck "''${scripts[@]}"
-                touch $out
-              '';
+          shellcheck = sourceCheck "shellcheck" [ pkgs.shellcheck ] shellSources ''
+            scripts=()
+            for file in scripts/*; do
+              [ -f "$file" ] || continue
+              case "$(head -n 1 "$file")" in
+                "#!"*sh) scripts+=("$file") ;;
+              esac
+            done
+            if [ ''${#scripts[@]} -eq 0 ]; then
+              echo "No shell scripts found in scripts/" >&2
+              exit 1
+            fi
+            shellcheck "''${scripts[@]}"
+          '';
 
-          nixfmt =
-            pkgs.runCommand "flakeship-nixfmt"
-              {
-                nativeBuildInputs = [ pkgs.nixfmt ];
-              }
-              ''
-                cd ${nixSources}
-                find . -name '*.nix' -exec nixfmt --check {} +
-                touch $out
-              '';
+          nixfmt = sourceCheck "nixfmt" [ pkgs.nixfmt ] nixSources ''
+            find . -name '*.nix' -exec nixfmt --check {} +
+          '';
 
           # The package's runtime closure must be the binary alone.
           closure =
