@@ -19,12 +19,13 @@
 
       # What the service build reads: go.mod, go.sum and the root module's Go
       # files. scripts/ is a separate module (dev tooling, not built by Nix), so
-      # editing it, the README or CI files does not rebuild the package.
+      # editing it, the README or CI files does not rebuild the package. It may
+      # be absent: the Docker build context holds only what this package reads.
       goFiles = lib.fileset.fileFilter (file: file.hasExt "go") ./.;
       serviceFiles = lib.fileset.unions [
         ./go.mod
         ./go.sum
-        (lib.fileset.difference goFiles ./scripts)
+        (lib.fileset.difference goFiles (lib.fileset.maybeMissing ./scripts))
         (lib.fileset.maybeMissing ./testdata)
       ];
 

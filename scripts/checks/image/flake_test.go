@@ -3,6 +3,8 @@ package image
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/flake"
@@ -44,5 +46,50 @@ func TestDockerContextHoldsTheFlakeSource(t *testing.T) {
 		if _, ok := context[f]; !ok {
 			t.Errorf("%s is in the flake's src but .dockerignore leaves it out of the Docker context; re-include it with a ! line", f)
 		}
+	}
+}
+
+// The Dockerfile runs `nix build .#default` on the Docker build context
+// alone (no .git, no scripts/, no .github/): the package must evaluate from
+// exactly those files, with the same source as from the repository.
+func TestFlakePackageEvaluatesFromTheDockerContext(t *testing.T) {
+	pkg := flakePackage(t)
+	root := testkit.RepoRoot(t)
+	ignore, err := os.Open(repoFile(t, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ignore.Close()
+	context, err := dockerContext(root, ignore, buildKitContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for rel := range context {
+		data, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	packages, err := flake.EvaluatePackages(dir)
+	if err != nil {
+		t.Fatalf("packages do not evaluate from the Docker build context (what nix build sees on Fly's builder): %v", err)
+	}
+	inContext, ok := packages["x86_64-linux"]["default"]
+	if !ok {
+		t.Fatal("no packages.x86_64-linux.default when evaluated from the Docker build context")
+	}
+	if !slices.Equal(inContext.Src, pkg.Src) {
+		t.Errorf("the package's src differs in the Docker context:\n context: %v\n repository: %v", inContext.Src, pkg.Src)
+	}
+	if inContext.Version != "dev" {
+		t.Errorf("version in the Docker context = %q, want the fallback \"dev\" (no .git there)", inContext.Version)
 	}
 }

@@ -103,6 +103,36 @@ type CheckEntry struct {
 // without dirtyShortRev). Like Nix with a git flake, it sees only the files
 // git tracks (with their working-tree content); outside git, every file.
 func Evaluate(root, rev string) (*Outputs, error) {
+	out, err := evalSummary(root, rev, "")
+	if err != nil {
+		return nil, err
+	}
+	var outputs Outputs
+	if err := json.Unmarshal(out, &outputs); err != nil {
+		return nil, fmt.Errorf("reading the flake summary: %w", err)
+	}
+	return &outputs, nil
+}
+
+// EvaluatePackages evaluates only the packages output of flake.nix in root,
+// as `nix build .#default` does: the other outputs (checks, dev shell) stay
+// unevaluated, so files only they read may be absent, as in the Docker build
+// context.
+func EvaluatePackages(root string) (map[string]map[string]Package, error) {
+	out, err := evalSummary(root, "", "packages")
+	if err != nil {
+		return nil, err
+	}
+	var packages map[string]map[string]Package
+	if err := json.Unmarshal(out, &packages); err != nil {
+		return nil, fmt.Errorf("reading the flake's packages: %w", err)
+	}
+	return packages, nil
+}
+
+// evalSummary returns the JSON summary of the flake in root (attr "" for all
+// of it, or one attribute of the summary such as "packages").
+func evalSummary(root, rev, attr string) ([]byte, error) {
 	if _, err := exec.LookPath("nix-instantiate"); err != nil {
 		return nil, ErrNoNixInstantiate
 	}
@@ -123,15 +153,10 @@ func Evaluate(root, rev string) (*Outputs, error) {
 	if rev != "" {
 		args = append(args, "--argstr", "rev", rev)
 	}
-	out, err := NixInstantiate(args...)
-	if err != nil {
-		return nil, err
+	if attr != "" {
+		args = append(args, "-A", attr)
 	}
-	var outputs Outputs
-	if err := json.Unmarshal(out, &outputs); err != nil {
-		return nil, fmt.Errorf("reading the flake summary: %w", err)
-	}
-	return &outputs, nil
+	return NixInstantiate(args...)
 }
 
 // PackageAttrs returns the buildGoModule arguments of packages.default for
