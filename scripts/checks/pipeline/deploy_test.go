@@ -467,9 +467,7 @@ func TestDeployUsageAndBadArguments(t *testing.T) {
 
 func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed: cannot build a throwaway repository")
-	}
+	testkit.RequireTool(t, "git", "apt-get install git (needed to build a throwaway repository)")
 	s := newDeployScenario(t, oldImage)
 	delete(s.env, "GITHUB_SHA")
 	// A copy of the script in a throwaway repository with an uncommitted change.
