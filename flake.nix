@@ -117,7 +117,12 @@
           workflowSources = sourceOf (lib.fileset.maybeMissing ./.github/workflows);
           # Shell scripts have no extension (or .sh); Go sources and go.mod never match.
           isShellScript = file: !lib.hasInfix "." file.name || file.hasExt "sh";
-          shellSources = sourceOf (lib.fileset.fileFilter isShellScript ./scripts);
+          shellSources = sourceOf (
+            lib.fileset.unions [
+              (lib.fileset.fileFilter isShellScript ./scripts)
+              ./.ci/run
+            ]
+          );
           nixSources = sourceOf (lib.fileset.fileFilter (file: file.hasExt "nix") ./.);
 
           # A check that runs script with tools in a copy of src; it passes when
@@ -223,10 +228,10 @@
 
           shellcheck = sourceCheck "shellcheck" [ pkgs.shellcheck ] shellSources ''
             scripts=()
-            for file in scripts/*; do
+            for file in scripts/* .ci/run; do
               [ -f "$file" ] || continue
               case "$(head -n 1 "$file")" in
-                "#!"*sh) scripts+=("$file") ;;
+                "#!"*sh | "#!"*"sh "*) scripts+=("$file") ;;
               esac
             done
             if [ ''${#scripts[@]} -eq 0 ]; then

@@ -80,6 +80,16 @@ func TestShellcheckCheckScript(t *testing.T) {
 	if err == nil || !strings.Contains(out, "SC2086") {
 		t.Errorf("shellcheck check passed a script with an unquoted variable (err %v):\n%s", err, out)
 	}
+	// .ci/run and scripts whose shebang has options are checked too.
+	for name, file := range map[string]string{
+		".ci/run":            "#!/usr/bin/env bash\necho $1\n",
+		"scripts/with-flags": "#!/bin/sh -e\necho $1\n",
+	} {
+		out, err := runCheckScript(t, check, func(dir string) { writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), file) })
+		if err == nil || !strings.Contains(out, "SC2086") || !strings.Contains(out, name) {
+			t.Errorf("shellcheck check passed %s with an unquoted variable (err %v):\n%s", name, err, out)
+		}
+	}
 }
 
 func TestActionlintCheckScriptFailsWithoutWorkflows(t *testing.T) {
