@@ -13,8 +13,8 @@ import (
 // The flags below mirror packages.default in flake.nix; a test in the
 // scripts module fails if the two drift apart.
 var (
-	// Tags are the build tags; nomsgpack drops gin's msgpack codec and with
-	// it quic-go, roughly halving the binary.
+	// Tags are the build tags; nomsgpack drops gin's msgpack codec
+	// (github.com/ugorji/go/codec), which nearly halves the binary.
 	Tags = []string{"nomsgpack"}
 	// LDFlags strips symbols and DWARF; Build appends -X main.version.
 	LDFlags = []string{"-s", "-w"}
