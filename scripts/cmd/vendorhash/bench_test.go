@@ -25,7 +25,7 @@ func BenchmarkVendorHashVsGoModVendor(b *testing.B) {
 		b.Fatal(err)
 	}
 	work := filepath.Join(b.TempDir(), "module")
-	if err := copyModule(root, work); err != nil {
+	if _, err := copyModule(root, work); err != nil {
 		b.Fatal(err)
 	}
 	var bare, tool time.Duration

@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !*check && !*write {
-		hash, err := vendorHash(dir)
+		hash, err := moduleHash(dir, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "vendorhash:", err)
 			return 2
@@ -86,6 +86,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return syncFlake(dir, *write, stdout, stderr)
+}
+
+// moduleHash is vendorHash with a warning for each Go file it left out
+// because git does not track it.
+func moduleHash(dir string, stderr io.Writer) (string, error) {
+	hash, untracked, err := vendorHashOf(dir)
+	for _, f := range untracked {
+		fmt.Fprintf(stderr, "vendorhash: warning: %s is not tracked by git, so Nix will not see it and it does not count; `git add` it if it belongs to the module\n", filepath.Join(dir, f))
+	}
+	return hash, err
 }
 
 func targetDir(arg string) (string, error) {
@@ -122,7 +132,7 @@ func syncFlake(flakeDir string, write bool, stdout, stderr io.Writer) int {
 	values := make([]string, len(mods))
 	stale := 0
 	for i, m := range mods {
-		want, err := vendorHash(filepath.Join(flakeDir, filepath.FromSlash(m.Dir)))
+		want, err := moduleHash(filepath.Join(flakeDir, filepath.FromSlash(m.Dir)), stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "vendorhash:", err)
 			return 2

@@ -21,31 +21,41 @@ const noDependencies = "null"
 // caller's vendor/, go.mod and go.sum are never touched. It returns
 // noDependencies when go mod vendor has nothing to write.
 func vendorHash(dir string) (string, error) {
+	hash, _, err := vendorHashOf(dir)
+	return hash, err
+}
+
+// vendorHashOf is vendorHash that also returns the Go files it left out
+// because git does not track them: Nix builds a git flake from tracked files
+// only, so an untracked file must not change the hash.
+func vendorHashOf(dir string) (hash string, untracked []string, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		return "", fmt.Errorf("%s is not a Go module root (no go.mod): %w", dir, err)
+		return "", nil, fmt.Errorf("%s is not a Go module root (no go.mod): %w", dir, err)
 	}
 	tmp, err := os.MkdirTemp("", "vendorhash-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer os.RemoveAll(tmp)
 
 	work := filepath.Join(tmp, "module")
-	if err := copyModule(dir, work); err != nil {
-		return "", fmt.Errorf("copying the module in %s: %w", dir, err)
+	untracked, err = copyModule(dir, work)
+	if err != nil {
+		return "", nil, fmt.Errorf("copying the module in %s: %w", dir, err)
 	}
 	if err := goModVendor(work, dir); err != nil {
-		return "", err
+		return "", untracked, err
 	}
 	vendor := filepath.Join(work, "vendor")
 	entries, err := os.ReadDir(vendor)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
-		return noDependencies, nil
+		return noDependencies, untracked, nil
 	}
 	if err != nil {
-		return "", err
+		return "", untracked, err
 	}
-	return narHash(vendor)
+	hash, err = narHash(vendor)
+	return hash, untracked, err
 }
 
 // goModVendor runs go mod vendor in work with the environment of a faithful
@@ -99,10 +109,15 @@ func indent(s string) string {
 
 // copyModule copies what go mod vendor reads: go.mod, go.sum and the .go
 // files of the module's packages. It leaves out the module's own vendor/,
-// nested modules (directories with their own go.mod), and directories the go
-// command ignores (names starting with "." or "_", and testdata).
-func copyModule(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+// nested modules (directories with their own go.mod), directories the go
+// command ignores (names starting with "." or "_", and testdata), and, in a
+// git work tree, files git does not track (returned, for a warning).
+func copyModule(src, dst string) (untracked []string, err error) {
+	tracked, err := trackedFiles(src)
+	if err != nil {
+		return nil, err
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -116,12 +131,39 @@ func copyModule(src, dst string) error {
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		name := d.Name()
-		if rel == "go.mod" || rel == "go.sum" || strings.HasSuffix(name, ".go") {
-			return copyFile(path, filepath.Join(dst, rel))
+		if rel != "go.mod" && rel != "go.sum" && !strings.HasSuffix(d.Name(), ".go") {
+			return nil
 		}
-		return nil
+		if tracked != nil && !tracked[filepath.ToSlash(rel)] {
+			untracked = append(untracked, rel)
+			return nil
+		}
+		return copyFile(path, filepath.Join(dst, rel))
 	})
+	return untracked, err
+}
+
+// trackedFiles is the set of files git tracks below dir (slash-separated,
+// relative to dir), or nil when dir is not inside a git work tree.
+func trackedFiles(dir string) (map[string]bool, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return nil, nil
+	}
+	inside, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	if err != nil || strings.TrimSpace(string(inside)) != "true" {
+		return nil, nil
+	}
+	out, err := exec.Command("git", "-C", dir, "ls-files", "-z").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the files git tracks in %s: %w", dir, err)
+	}
+	tracked := map[string]bool{}
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f != "" {
+			tracked[f] = true
+		}
+	}
+	return tracked, nil
 }
 
 func skipDir(rel, name, path string) bool {

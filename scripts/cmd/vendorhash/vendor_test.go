@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
 // goModVendorHash runs a plain `go mod vendor` in a copy of dir and returns
@@ -213,5 +215,50 @@ func TestGoLineNewerThanLocalGoIsExplained(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "1.99") || !strings.Contains(msg, "GOTOOLCHAIN=local") {
 		t.Errorf("error should quote the go line and explain GOTOOLCHAIN=local:\n%s", msg)
+	}
+}
+
+// Nix builds a git flake from the files git tracks: an untracked file that
+// imports a new package must not change the hash (and is named in a
+// warning); once added to git it does.
+func TestUntrackedFilesDoNotCount(t *testing.T) {
+	testkit.RequireTool(t, "git", "apt-get install -y git")
+	dep := xSyncFromScriptsGoSum(t)
+	dir := t.TempDir()
+	writeModule(t, dir, map[string]string{"go.mod": dep.goMod(), "go.sum": dep.goSum, "main.go": importErrgroup})
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	tracked, err := vendorHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeModule(t, dir, map[string]string{
+		"internal/limit/limit.go": "package limit\n\nimport _ \"golang.org/x/sync/semaphore\"\n",
+	})
+	var stdout, stderr strings.Builder
+	if code := run([]string{dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("vendorhash %s exited %d: %s", dir, code, stderr.String())
+	}
+	if got := strings.TrimSpace(stdout.String()); got != tracked {
+		t.Errorf("with an untracked file the hash changed from %s to %s; Nix would not see that file", tracked, got)
+	}
+	if want := filepath.Join("internal", "limit", "limit.go"); !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "not tracked by git") {
+		t.Errorf("no warning naming the untracked %s: %q", want, stderr.String())
+	}
+	if out, err := exec.Command("git", "-C", dir, "add", ".").CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, out)
+	}
+	added, err := vendorHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added == tracked {
+		t.Errorf("after git add of a file importing a new package the hash stayed %s", added)
+	}
+	if want := goModVendorHash(t, dir); added != want {
+		t.Errorf("after git add: vendorHash = %s, nix hash path of go mod vendor = %s", added, want)
 	}
 }
