@@ -43,6 +43,24 @@ if [[ -f "$dir/$n.serve" ]]; then cp "$dir/$n.serve" "$dir/serving"; fi
 exit "$(cat "$dir/$n.rc" 2>/dev/null || echo 0)"
 `
 
+// bsdTail stands in for tail with only the options macOS's tail has too, so
+// the deploy tests fail if scripts/deploy relies on GNU-only ones (--pid).
+func bsdTail(t *testing.T) string {
+	t.Helper()
+	real, err := exec.LookPath("tail")
+	if err != nil {
+		t.Fatalf("tail not found: %v", err)
+	}
+	return `#!/usr/bin/env bash
+for arg in "$@"; do
+  case "$arg" in
+    --*) echo "tail: illegal option -- $arg (GNU-only; not on macOS)" >&2; exit 1 ;;
+  esac
+done
+exec ` + real + ` "$@"
+`
+}
+
 // Output as flyctl v0.4.87 prints it (internal/command/deploy).
 const (
 	buildOK = "==> Building image\nimage: " + newImage + "\nimage size: 9.8 MB\n\n" +
@@ -83,6 +101,7 @@ func newDeployScenario(t *testing.T, servingNow string) *deployScenario {
 	dir := t.TempDir()
 	s := &deployScenario{t: t, dir: dir, fakeDir: filepath.Join(dir, "fake"), config: filepath.Join(dir, "fly.toml")}
 	mustWrite(t, filepath.Join(dir, "bin", "flyctl"), fakeFlyctl, 0o755)
+	mustWrite(t, filepath.Join(dir, "bin", "tail"), bsdTail(t), 0o755)
 	mustWrite(t, filepath.Join(s.fakeDir, "calls"), "", 0o644)
 	mustWrite(t, filepath.Join(s.fakeDir, "serving"), servingNow, 0o644)
 	mustWrite(t, s.config, "# test app\napp = '"+e2eApp+"'  # the name\nprimary_region = \"ams\"\n\n[deploy]\n  strategy = \"bluegreen\"\n", 0o644)
@@ -233,17 +252,50 @@ func TestDeploySucceedsAndWritesOutputs(t *testing.T) {
 	assertCalls(t, r, s.statusCall(), s.deployCall())
 	assertSays(t, r, "serving now: "+oldImage+" (rollback target)")
 	assertSays(t, r, "release git-"+newSHA+" is serving at "+s.proxy)
-	out, err := os.ReadFile(s.env["GITHUB_OUTPUT"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"url=" + s.proxy + "\n", "release=git-" + newSHA + "\n", "previous_image=" + oldImage + "\n"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("GITHUB_OUTPUT lacks %q:\n%s", want, out)
-		}
-	}
+	assertSays(t, r, deployedOK) // flyctl's output, streamed whole
+	s.assertOutputs(map[string]string{
+		"url": s.proxy, "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
+	})
 	s.assertSummary("### ✅ Rollout verified: `git-"+newSHA+"` at "+s.proxy,
 		"**Deployed** `git-"+newSHA+"` to "+s.proxy+" (previous image: `"+oldImage+"`)")
+}
+
+// assertOutputs checks that GITHUB_OUTPUT holds exactly these outputs, each
+// written once (in name=value or name<<DELIM form).
+func (s *deployScenario) assertOutputs(want map[string]string) {
+	s.t.Helper()
+	b, err := os.ReadFile(s.env["GITHUB_OUTPUT"])
+	if err != nil {
+		s.t.Fatalf("reading GITHUB_OUTPUT: %v", err)
+	}
+	got := map[string][]string{}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		if name, delim, ok := strings.Cut(lines[i], "<<"); ok {
+			var value []string
+			for i++; i < len(lines) && lines[i] != delim; i++ {
+				value = append(value, lines[i])
+			}
+			got[name] = append(got[name], strings.Join(value, "\n"))
+		} else if name, value, ok := strings.Cut(lines[i], "="); ok {
+			got[name] = append(got[name], value)
+		} else if lines[i] != "" {
+			s.t.Errorf("GITHUB_OUTPUT line %q is neither name=value nor name<<DELIM", lines[i])
+		}
+	}
+	for name, values := range got {
+		if len(values) != 1 {
+			s.t.Errorf("GITHUB_OUTPUT sets %s %d times (%q): one writer, once", name, len(values), values)
+		}
+		if _, ok := want[name]; !ok {
+			s.t.Errorf("GITHUB_OUTPUT has unexpected output %s=%q", name, values)
+		}
+	}
+	for name, value := range want {
+		if v := got[name]; len(v) == 0 || v[len(v)-1] != value {
+			s.t.Errorf("GITHUB_OUTPUT %s = %q, want %q\n%s", name, v, value, b)
+		}
+	}
 }
 
 func (s *deployScenario) assertSummary(wants ...string) {
@@ -360,6 +412,50 @@ func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
 	s.assertSummary("### ❌ Rollout not verified: `git-"+newSHA+"`",
 		"### ✅ Rollout verified: `git-"+oldSHA+"`",
 		"**Deploy failed:** git-"+newSHA+" did not pass verification")
+	// The rollback's verification must not relabel the step: release stays
+	// what this run deployed, and rolled_back says what happened.
+	s.assertOutputs(map[string]string{
+		"url": s.proxy, "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "true",
+	})
+}
+
+func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	// No scheme: scripts/verify rejects its --url with exit 2 (usage), which
+	// says nothing about the release that was just deployed.
+	s.env["FLAKESHIP_VERIFY_URL"] = strings.TrimPrefix(s.proxy, "http://")
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall()) // no deploy --image
+	assertSays(t, r, "is not an http(s) URL with a host")
+	assertSays(t, r, "scripts/verify could not run (exit 2, see above), so git-"+newSHA+" at "+s.env["FLAKESHIP_VERIFY_URL"]+
+		" is deployed but NOT verified; not rolling back a release that may be healthy")
+	assertSays(t, r, "flyctl deploy --app "+e2eApp+" --image "+oldImage)
+	if strings.Contains(r.output(), "rolling back to") {
+		t.Errorf("rolled back although verification never ran:\n%s", r.output())
+	}
+	s.assertOutputs(map[string]string{
+		"url": s.env["FLAKESHIP_VERIFY_URL"], "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
+	})
+}
+
+func TestBadVerifyTimeoutIsRefusedBeforeAnyFlyctlCall(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	for _, bad := range []string{"3", "3 m", "soon", "0s", "0m0.0s", "-1m", "3min"} {
+		s.env["FLAKESHIP_VERIFY_TIMEOUT"] = bad
+
+		r := s.run("--config", s.config)
+
+		assertExit(t, r, 2)
+		assertCalls(t, r)
+		assertSays(t, r, "FLAKESHIP_VERIFY_TIMEOUT must be a positive Go duration such as 3m, 90s or 1m30s, got '"+bad+"'")
+	}
 }
 
 func TestFirstDeployThatFailsVerificationHasNothingToRollBackTo(t *testing.T) {
