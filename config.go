@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,9 +41,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.Port == "" {
 		cfg.Port = defaultPort
 	}
-	if !validPort(cfg.Port) {
+	port, ok := normalPort(cfg.Port)
+	if !ok {
 		return config{}, fmt.Errorf("invalid PORT %q: want a TCP port number from 1 to 65535; set PORT to one, or unset it to listen on %s", cfg.Port, defaultPort)
 	}
+	cfg.Port = port
 	switch cfg.GinMode {
 	case "":
 		cfg.GinMode = gin.ReleaseMode
@@ -54,35 +57,37 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 }
 
 // parseArgs rejects arguments: the service is configured by its environment
-// only. -h prints where the settings come from.
+// only. -h prints the usage line and returns flag.ErrHelp; anything else is
+// returned as one error naming the argument and the fix, for run to print.
 func parseArgs(args []string, stderr io.Writer) error {
 	name := "flakeship"
 	if len(args) > 0 {
 		name, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard) // the flag package's own messages would add lines
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprintf(stderr, "usage: %s (no arguments; configure with PORT, GIN_MODE; see the README)\n", name)
-	}
-	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
+	case err != nil:
+		return fmt.Errorf("%w: %s takes no flags or arguments; configure it with PORT and GIN_MODE (%s -h prints usage)", err, name, name)
+	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q: %s takes no arguments; configure it with PORT and GIN_MODE", fs.Arg(0), name)
 	}
 	return nil
 }
 
-// validPort accepts decimal digits only (no sign, no spaces) from 1 to 65535.
-func validPort(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
+// normalPort returns s as a decimal port number from 1 to 65535 without
+// leading zeros ("0080" is "80"), or false if it is not one. ParseUint
+// rejects signs, spaces and other bases.
+func normalPort(s string) (string, bool) {
 	n, err := strconv.ParseUint(s, 10, 16)
-	return err == nil && n >= 1
+	if err != nil || n == 0 {
+		return "", false
+	}
+	return strconv.FormatUint(n, 10), true
 }
 
 // onFly reports whether the service runs in a Fly machine, where the Fly

@@ -126,27 +126,60 @@ func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
 	cases := []struct {
 		args []string
 		env  map[string]string
-		want string
+		want []string // all in the one stderr line
 	}{
-		{[]string{"flakeship"}, map[string]string{"GIN_MODE": "production"}, `invalid GIN_MODE "production"`},
-		{[]string{"flakeship", "serve"}, nil, `unexpected argument "serve"`},
-		{[]string{"flakeship", "-port", "1"}, nil, "-port"},
+		{[]string{"flakeship"}, map[string]string{"GIN_MODE": "production"}, []string{`invalid GIN_MODE "production"`}},
+		{[]string{"flakeship", "serve"}, nil, []string{`unexpected argument "serve"`, "PORT"}},
+		{[]string{"flakeship", "-port", "1"}, nil, []string{"-port", "takes no flags", "PORT", "flakeship -h"}},
+		{[]string{"flakeship", "--verbose"}, nil, []string{"-verbose", "takes no flags", "PORT"}},
 	}
 	for _, c := range cases {
 		stderr := &logSink{}
 		if err := run(t.Context(), c.args, envFunc(c.env), io.Discard, stderr); err == nil {
 			t.Errorf("%v %v: run returned nil, want an error", c.args, c.env)
 		}
-		if !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("%v %v: stderr %q, want it to contain %q", c.args, c.env, stderr.String(), c.want)
+		got := stderr.String()
+		if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+			t.Errorf("%v %v: stderr %q, want exactly one line", c.args, c.env, got)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(got, want) {
+				t.Errorf("%v %v: stderr %q, want it to contain %q", c.args, c.env, got, want)
+			}
 		}
 	}
-	stderr := &logSink{}
-	if err := run(t.Context(), []string{"flakeship", "-h"}, envFunc(nil), io.Discard, stderr); err != nil {
-		t.Errorf("-h: run returned %v, want nil", err)
+	for _, help := range []string{"-h", "-help", "--help"} {
+		stderr := &logSink{}
+		if err := run(t.Context(), []string{"flakeship", help}, envFunc(nil), io.Discard, stderr); err != nil {
+			t.Errorf("%s: run returned %v, want nil", help, err)
+		}
+		got := stderr.String()
+		if strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "usage: flakeship ") || !strings.Contains(got, "PORT") {
+			t.Errorf("%s printed %q, want only a usage line naming PORT", help, got)
+		}
 	}
-	if !strings.Contains(stderr.String(), "usage:") || !strings.Contains(stderr.String(), "PORT") {
-		t.Errorf("-h printed %q, want a usage line naming PORT", stderr.String())
+}
+
+func TestRunNormalisesPortWithLeadingZeros(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	s := startRun(t, map[string]string{"PORT": "00" + port})
+	start := s.stdout.waitFor(t, 0, msgIs("server started"))
+	if start["address"] != "0.0.0.0:"+port {
+		t.Errorf("PORT=00%s: start record %v, want address 0.0.0.0:%s", port, start, port)
+	}
+	if got := do(t, http.DefaultClient, "GET", "http://127.0.0.1:"+port+"/ping", nil); got.status != 200 {
+		t.Errorf("GET /ping on port %s: %d, want 200", port, got.status)
+	}
+}
+
+func TestLoadConfigPort(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]string{"": defaultPort, "80": "80", "0080": "80", "08080": "8080", "65535": "65535", "000001": "1"} {
+		cfg, err := loadConfig(nil, envFunc(map[string]string{"PORT": env}), io.Discard)
+		if err != nil || cfg.Port != want || cfg.listenAddr() != "0.0.0.0:"+want {
+			t.Errorf("PORT=%q: port %q, address %q, error %v; want %q", env, cfg.Port, cfg.listenAddr(), err, want)
+		}
 	}
 }
 
