@@ -44,6 +44,12 @@ func serve(ctx context.Context, cfg config, srv *http.Server, logger *slog.Logge
 		logger.Error("listen failed", "address", addr, "error", err)
 		return fmt.Errorf("listening on %s: %w; set PORT to a free port", addr, err)
 	}
+	return serveOn(ctx, ln, cfg, srv, logger, drain)
+}
+
+// serveOn is serve on a listener that is already open; it closes ln.
+func serveOn(ctx context.Context, ln net.Listener, cfg config, srv *http.Server, logger *slog.Logger, drain time.Duration) error {
+	addr := cfg.listenAddr()
 	logger.Info("server started", "address", addr, "listener", ln.Addr().String(), "version", cfg.Version)
 
 	served := make(chan error, 1)
@@ -61,8 +67,12 @@ func serve(ctx context.Context, cfg config, srv *http.Server, logger *slog.Logge
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
-		logger.Error("drain incomplete, connections closed", "error", err)
-		return fmt.Errorf("stopping the server: in-flight requests did not finish within %s: %w", drain, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			logger.Error("drain incomplete, connections closed", "error", err)
+			return fmt.Errorf("stopping the server: in-flight requests did not finish within %s: %w", drain, err)
+		}
+		logger.Error("shutdown failed, connections closed", "error", err)
+		return fmt.Errorf("stopping the server: %w", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving on %s: %w", addr, err)

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -19,10 +21,9 @@ import (
 )
 
 // load keeps concurrent keep-alive clients busy on GET /ping and sorts the
-// outcomes: a request either succeeds, or fails to connect because the
-// listener is closed (refused, or reset while still in the kernel's accept
-// queue: never accepted by the server). Anything else means an accepted
-// request failed.
+// outcomes: a request either succeeds, or was never accepted by the server
+// because the listener had closed (see neverAccepted). Anything else means a
+// request the server accepted failed.
 type load struct {
 	ok, refused atomic.Int64
 	mu          sync.Mutex
@@ -45,8 +46,8 @@ func startLoad(url string, workers int) *load {
 					return
 				default:
 				}
-				resp, err := client.Get(url)
-				if neverAccepted(err) {
+				resp, conn, err := tracedGet(client, url)
+				if neverAccepted(err, conn) {
 					l.refused.Add(1)
 					return
 				}
@@ -63,7 +64,7 @@ func startLoad(url string, workers int) *load {
 					}
 				}
 				l.mu.Lock()
-				l.failures = append(l.failures, err)
+				l.failures = append(l.failures, fmt.Errorf("%w (connection reused %v, response started %v)", err, conn.reused.Load(), conn.responded.Load()))
 				l.mu.Unlock()
 				return
 			}
@@ -72,9 +73,55 @@ func startLoad(url string, workers int) *load {
 	return l
 }
 
-func neverAccepted(err error) bool {
+// connTrace is what httptrace saw of the connection a request last used
+// (the transport may retry a request on a new connection). The hooks run on
+// the transport's goroutines, hence the atomics.
+type connTrace struct {
+	got, reused, responded atomic.Bool
+}
+
+func tracedGet(client *http.Client, url string) (*http.Response, *connTrace, error) {
+	conn := &connTrace{}
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			conn.got.Store(true)
+			conn.reused.Store(info.Reused)
+			conn.responded.Store(false)
+		},
+		GotFirstResponseByte: func() { conn.responded.Store(true) },
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, conn, err
+	}
+	resp, err := client.Do(req)
+	return resp, conn, err
+}
+
+// neverAccepted reports whether a request failed because the server never
+// accepted its connection, which is how the closed listener of a graceful
+// shutdown turns clients away:
+//   - the dial fails (connection refused), or
+//   - the dial succeeded into the kernel's accept queue, and closing the
+//     listener reset the queued connection: on a fresh (not reused)
+//     connection, the request fails with EOF, ECONNRESET or EPIPE before
+//     any response byte arrives. net/http does not retry a request on a
+//     fresh connection, so the client sees that error.
+//
+// A failure on a reused keep-alive connection, which the server did accept,
+// or after the first response byte is a real failure.
+func neverAccepted(err error, conn *connTrace) bool {
+	if err == nil {
+		return false
+	}
 	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	if !conn.got.Load() || conn.reused.Load() || conn.responded.Load() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (l *load) waitForSuccesses(t *testing.T, n int64) {
@@ -235,5 +282,50 @@ func TestShutdownDrainIsBounded(t *testing.T) {
 	}
 	if rec := logs.waitFor(t, 0, msgIs("drain incomplete, connections closed")); rec["level"] != "ERROR" {
 		t.Errorf("drain timeout logged as %v, want ERROR", rec)
+	}
+}
+
+// failingCloseListener is a listener whose Close reports an error, as a
+// Shutdown error other than the drain timeout.
+type failingCloseListener struct{ net.Listener }
+
+var errListenerClose = errors.New("closing the listener failed")
+
+func (l failingCloseListener) Close() error {
+	_ = l.Listener.Close()
+	return errListenerClose
+}
+
+func TestShutdownReportsAnErrorThatIsNotTheDrainBound(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logSink{}
+	logger := newLogger(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveOn(ctx, failingCloseListener{ln}, config{Port: "8080", Version: "dev"}, newServer(newRouter(config{Version: "dev"}, logger), logger), logger, shutdownTimeout)
+	}()
+	logs.waitFor(t, 10*time.Second, msgIs("server started"))
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errListenerClose) || strings.Contains(err.Error(), "did not finish") {
+			t.Errorf("serve returned %v, want the listener's close error and no claim about the drain bound", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not return after shutdown")
+	}
+	rec := logs.waitFor(t, 0, msgIs("shutdown failed, connections closed"))
+	if rec["level"] != "ERROR" || rec["error"] != errListenerClose.Error() {
+		t.Errorf("shutdown failure logged as %v, want ERROR with the close error", rec)
+	}
+	for _, rec := range logs.records(t) {
+		if rec["msg"] == "drain incomplete, connections closed" {
+			t.Errorf("a close error was logged as a drain timeout: %v", rec)
+		}
 	}
 }
