@@ -2,13 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/gin-gonic/gin"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // contractCase is one request of the service contract and the exact
@@ -131,12 +133,71 @@ func TestHandlerPanicGives500AndServerKeepsServing(t *testing.T) {
 		t.Errorf("after a panic /ping gave %d %q, want 200 pong", got.status, got.body)
 	}
 	rec := logs.waitFor(t, 0, msgIs("handler panic"))
-	if rec["level"] != "ERROR" || rec["panic"] != "kaboom" || rec["path"] != "/boom" || !strings.Contains(rec["stack"].(string), "handlers_test.go") {
+	stack, _ := rec["stack"].(string)
+	if rec["level"] != "ERROR" || rec["panic"] != "kaboom" || rec["path"] != "/boom" || !strings.Contains(stack, "handlers_test.go") {
 		t.Errorf("panic log record %v lacks level ERROR, panic, path or a stack naming the handler", rec)
 	}
 	access := logs.waitFor(t, 0, func(rec map[string]any) bool { return rec["msg"] == "request" && rec["path"] == "/boom" })
 	if access["status"] != float64(500) || access["level"] != "ERROR" {
 		t.Errorf("access log for the panic: %v, want status 500 at ERROR", access)
+	}
+}
+
+func TestPanicDropsHeadersTheHandlerSet(t *testing.T) {
+	logs := &logSink{}
+	r := newRouter(config{Version: "dev"}, newLogger(logs))
+	r.GET("/boom", func(c *gin.Context) {
+		c.Header("Content-Length", "1000")
+		c.Header("Content-Encoding", "gzip")
+		c.Header("X-Partial", "yes")
+		panic("kaboom")
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	got := do(t, srv.Client(), "GET", srv.URL+"/boom", nil)
+	want := `{"error":"internal server error"}`
+	if got.status != 500 || got.body != want || got.header.Get("Content-Type") != jsonContentType {
+		t.Errorf("panic: got %d %q %q, want 500 JSON error", got.status, got.header.Get("Content-Type"), got.body)
+	}
+	for _, h := range []string{"Content-Encoding", "X-Partial"} {
+		if v := got.header.Get(h); v != "" {
+			t.Errorf("the 500 kept the handler's %s: %q", h, v)
+		}
+	}
+	if cl := got.header.Get("Content-Length"); cl != "33" || len(want) != 33 {
+		t.Errorf("the 500 has Content-Length %q, want the error body's 33", cl)
+	}
+}
+
+func TestPanicAfterTheResponseStartedBreaksTheConnection(t *testing.T) {
+	logs := &logSink{}
+	r := newRouter(config{Version: "dev"}, newLogger(logs))
+	r.GET("/half", func(c *gin.Context) {
+		c.Writer.Header()["Content-Type"] = contentTypeJSON
+		c.Writer.WriteHeader(http.StatusOK)
+		_, _ = c.Writer.Write([]byte(`{"items":[1,2`))
+		c.Writer.Flush() // chunked: the client has the status and the first bytes
+		panic("kaboom")
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL + "/half")
+	if err != nil {
+		t.Fatalf("GET /half: %v, want the started 200", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("GET /half: status %d, body %q, read error %v; want 200 and a body cut off with io.ErrUnexpectedEOF, not a clean end", resp.StatusCode, body, err)
+	}
+	rec := logs.waitFor(t, 0, msgIs("handler panic"))
+	if rec["level"] != "ERROR" || rec["panic"] != "kaboom" || rec["path"] != "/half" || rec["response_started"] != true {
+		t.Errorf("panic log record %v, want ERROR with panic, path and response_started true", rec)
+	}
+	if got := do(t, srv.Client(), "GET", srv.URL+"/ping", nil); got.status != 200 || got.body != `{"message":"pong"}` {
+		t.Errorf("after the aborted response /ping gave %d %q, want 200 pong", got.status, got.body)
 	}
 }
 
@@ -146,7 +207,6 @@ func TestAbortHandlerPanicAbortsTheResponse(t *testing.T) {
 	r.GET("/abort", func(*gin.Context) { panic(http.ErrAbortHandler) })
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	srv.Config.ErrorLog = newServer(r, newLogger(io.Discard)).ErrorLog
 
 	resp, err := srv.Client().Get(srv.URL + "/abort")
 	if err == nil {

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -72,6 +74,13 @@ func parseLogLines(t *testing.T, text string) []map[string]any {
 // waitFor polls until a record matches or the timeout passes.
 func (s *logSink) waitFor(t *testing.T, timeout time.Duration, match func(map[string]any) bool) map[string]any {
 	t.Helper()
+	return s.waitForUnless(t, timeout, match, func() error { return nil })
+}
+
+// waitForUnless is waitFor that also fails the test as soon as gaveUp
+// returns an error, such as the service exiting before it logs the record.
+func (s *logSink) waitForUnless(t *testing.T, timeout time.Duration, match func(map[string]any) bool, gaveUp func() error) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		for _, rec := range s.records(t) {
@@ -79,11 +88,19 @@ func (s *logSink) waitFor(t *testing.T, timeout time.Duration, match func(map[st
 				return rec
 			}
 		}
+		if err := gaveUp(); err != nil {
+			t.Fatalf("%v; logs:\n%s", err, s.String())
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no matching log record within %s; logs:\n%s", timeout, s.String())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// newLogger is the service's JSON logger at its default level.
+func newLogger(w io.Writer) *slog.Logger {
+	return newLeveledLogger(w, slog.LevelInfo)
 }
 
 func msgIs(msg string) func(map[string]any) bool {
@@ -146,23 +163,16 @@ func startRun(t *testing.T, env map[string]string) *runningService {
 			t.Errorf("run did not return after its context was cancelled")
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, rec := range s.stdout.records(t) {
-			if rec["msg"] == "server started" {
-				return s
-			}
-		}
+	s.stdout.waitForUnless(t, 10*time.Second, msgIs("server started"), func() error {
 		select {
 		case err := <-s.done:
-			t.Fatalf("run returned before serving: %v\nstderr: %s", err, s.stderr.String())
+			s.done <- err // let Cleanup see it too
+			return fmt.Errorf("run returned before serving: %v; stderr: %s", err, s.stderr.String())
 		default:
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run did not log its start within 10s; stdout:\n%s", s.stdout.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
+	return s
 }
 
 // stop cancels run's context and returns what run returned.

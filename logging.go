@@ -16,10 +16,6 @@ import (
 // slowRequest is the duration above which a successful request is logged.
 const slowRequest = 500 * time.Millisecond
 
-func newLogger(w io.Writer) *slog.Logger {
-	return newLeveledLogger(w, slog.LevelInfo)
-}
-
 func newLeveledLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
@@ -67,8 +63,11 @@ func accessLog(logger *slog.Logger) gin.HandlerFunc {
 }
 
 // recovery turns a handler panic into a 500 JSON response and an error log
-// line with the stack; the server keeps serving. http.ErrAbortHandler is
-// re-raised so net/http aborts the response as the handler intended.
+// line with the stack; the server keeps serving. If the response has already
+// started, a 500 can no longer be sent, so the panic is logged and the
+// response aborted with http.ErrAbortHandler: net/http then resets the
+// connection and the client sees a broken response, not a short one that
+// looks complete. http.ErrAbortHandler from the handler is re-raised as is.
 func recovery(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
@@ -79,16 +78,20 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
+			started := c.Writer.Written()
 			logger.LogAttrs(c.Request.Context(), slog.LevelError, "handler panic",
 				slog.String("method", c.Request.Method),
 				slog.String("path", c.Request.URL.Path),
 				slog.Any("panic", p),
+				slog.Bool("response_started", started),
 				slog.String("stack", string(debug.Stack())),
 			)
-			if c.Writer.Written() {
-				c.Abort()
-				return
+			if started {
+				panic(http.ErrAbortHandler)
 			}
+			// Headers the handler set (Content-Length, Content-Encoding...)
+			// would not describe the error body.
+			clear(c.Writer.Header())
 			writeJSON(c, http.StatusInternalServerError, internalErrorBody)
 			c.Abort()
 		}()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -79,18 +80,16 @@ func startProcess(t *testing.T, env ...string) *process {
 			t.Logf("service process: %v", err)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, rec := range p.stdout.records(t) {
-			if rec["msg"] == "server started" {
-				return p
-			}
+	p.stdout.waitForUnless(t, 10*time.Second, msgIs("server started"), func() error {
+		select {
+		case err := <-p.exited:
+			p.exited <- err // let Cleanup see it too
+			return fmt.Errorf("the binary exited before it logged its start: %v; stderr %q", err, p.stderr.String())
+		default:
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the binary did not log its start in 10s; stdout %q stderr %q", p.stdout.String(), p.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
+	return p
 }
 
 func TestProcessStopsGracefullyOnSignal(t *testing.T) {
