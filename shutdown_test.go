@@ -171,8 +171,8 @@ func TestRunStopsGracefullyOnSignal(t *testing.T) {
 				t.Errorf("run returned %v after %s, want nil", err, sig)
 			}
 			rec := s.stdout.waitFor(t, 0, msgIs("server stopping"))
-			if reason, _ := rec["reason"].(string); !strings.Contains(reason, "signal") {
-				t.Errorf("stopping record %v does not name the signal", rec)
+			if want := sig.String() + " signal received"; rec["reason"] != want {
+				t.Errorf("stopping record %v, want reason %q", rec, want)
 			}
 			s.stdout.waitFor(t, 0, msgIs("server stopped"))
 		})
