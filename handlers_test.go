@@ -189,7 +189,7 @@ func TestPanicAfterTheResponseStartedBreaksTheConnection(t *testing.T) {
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
+	if resp.StatusCode != http.StatusOK || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("GET /half: status %d, body %q, read error %v; want 200 and a body cut off with io.ErrUnexpectedEOF, not a clean end", resp.StatusCode, body, err)
 	}
 	rec := logs.waitFor(t, 0, msgIs("handler panic"))

@@ -167,7 +167,7 @@ func startRun(t *testing.T, env map[string]string) *runningService {
 		select {
 		case err := <-s.done:
 			s.done <- err // let Cleanup see it too
-			return fmt.Errorf("run returned before serving: %v; stderr: %s", err, s.stderr.String())
+			return fmt.Errorf("run returned before serving: %w; stderr: %s", err, s.stderr.String())
 		default:
 			return nil
 		}

@@ -84,7 +84,7 @@ func startProcess(t *testing.T, env ...string) *process {
 		select {
 		case err := <-p.exited:
 			p.exited <- err // let Cleanup see it too
-			return fmt.Errorf("the binary exited before it logged its start: %v; stderr %q", err, p.stderr.String())
+			return fmt.Errorf("the binary exited before it logged its start: %w; stderr %q", err, p.stderr.String())
 		default:
 			return nil
 		}
