@@ -74,25 +74,29 @@ func parseLogLines(t *testing.T, text string) []map[string]any {
 // waitFor polls until a record matches or the timeout passes.
 func (s *logSink) waitFor(t *testing.T, timeout time.Duration, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	return s.waitForUnless(t, timeout, match, func() error { return nil })
+	rec, err := s.poll(t, timeout, match, func() error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
-// waitForUnless is waitFor that also fails the test as soon as gaveUp
-// returns an error, such as the service exiting before it logs the record.
-func (s *logSink) waitForUnless(t *testing.T, timeout time.Duration, match func(map[string]any) bool, gaveUp func() error) map[string]any {
+// poll polls until a record matches, the timeout passes, or gaveUp returns
+// an error, such as the service exiting before it logs the record.
+func (s *logSink) poll(t *testing.T, timeout time.Duration, match func(map[string]any) bool, gaveUp func() error) (map[string]any, error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		for _, rec := range s.records(t) {
 			if match(rec) {
-				return rec
+				return rec, nil
 			}
 		}
 		if err := gaveUp(); err != nil {
-			t.Fatalf("%v; logs:\n%s", err, s.String())
+			return nil, fmt.Errorf("%w; logs:\n%s", err, s.String())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no matching log record within %s; logs:\n%s", timeout, s.String())
+			return nil, fmt.Errorf("no matching log record within %s; logs:\n%s", timeout, s.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -108,8 +112,10 @@ func msgIs(msg string) func(map[string]any) bool {
 }
 
 // freePort asks the kernel for a free port. PORT must be 1-65535, so the
-// service cannot be given port 0; the tiny race with other processes is
-// accepted.
+// service cannot be given port 0. The port is free only until the probe
+// closes: another socket (a test client's ephemeral port, another process)
+// can take it before the service binds it, so starters retry on that one
+// error (see portTaken).
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,6 +125,12 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
+
+// portTaken reports whether a service failed to start only because the port
+// freePort chose was taken in the meantime.
+func portTaken(stderr string) bool { return strings.Contains(stderr, "address already in use") }
+
+const startAttempts = 5
 
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
@@ -138,41 +150,57 @@ type runningService struct {
 // that it started.
 func startRun(t *testing.T, env map[string]string) *runningService {
 	t.Helper()
-	full := map[string]string{"PORT": freePort(t)}
-	for k, v := range env {
-		full[k] = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningService{
-		addr:   "127.0.0.1:" + full["PORT"],
-		url:    "http://127.0.0.1:" + full["PORT"],
-		stdout: &logSink{},
-		stderr: &logSink{},
-		cancel: cancel,
-		done:   make(chan error, 1),
-	}
-	go func() { s.done <- run(ctx, []string{"flakeship"}, envFunc(full), s.stdout, s.stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-s.done:
-			if err != nil {
-				t.Logf("run returned: %v", err)
+	return startRunOnPort(t, env, func(port string) string { return port })
+}
+
+// startRunOnPort is startRun with PORT set to portValue(a free port).
+func startRunOnPort(t *testing.T, env map[string]string, portValue func(string) string) *runningService {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		full := map[string]string{"PORT": portValue(port)}
+		for k, v := range env {
+			full[k] = v
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s := &runningService{
+			addr:   "127.0.0.1:" + port,
+			url:    "http://127.0.0.1:" + port,
+			stdout: &logSink{},
+			stderr: &logSink{},
+			cancel: cancel,
+			done:   make(chan error, 1),
+		}
+		go func() { s.done <- run(ctx, []string{"flakeship"}, envFunc(full), s.stdout, s.stderr) }()
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case err := <-s.done:
+				if err != nil {
+					t.Logf("run returned: %v", err)
+				}
+			case <-time.After(shutdownTimeout + 5*time.Second):
+				t.Errorf("run did not return after its context was cancelled")
 			}
-		case <-time.After(shutdownTimeout + 5*time.Second):
-			t.Errorf("run did not return after its context was cancelled")
+		})
+		_, err := s.stdout.poll(t, 10*time.Second, msgIs("server started"), func() error {
+			select {
+			case err := <-s.done:
+				s.done <- err // let Cleanup see it too
+				return fmt.Errorf("run returned before serving: %w; stderr: %s", err, s.stderr.String())
+			default:
+				return nil
+			}
+		})
+		if err == nil {
+			return s
 		}
-	})
-	s.stdout.waitForUnless(t, 10*time.Second, msgIs("server started"), func() error {
-		select {
-		case err := <-s.done:
-			s.done <- err // let Cleanup see it too
-			return fmt.Errorf("run returned before serving: %w; stderr: %s", err, s.stderr.String())
-		default:
-			return nil
+		if attempt < startAttempts && portTaken(s.stderr.String()) {
+			t.Logf("port %s was taken before run bound it; trying another", port)
+			continue
 		}
-	})
-	return s
+		t.Fatal(err)
+	}
 }
 
 // stop cancels run's context and returns what run returned.

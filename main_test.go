@@ -162,13 +162,13 @@ func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
 
 func TestRunNormalisesPortWithLeadingZeros(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	s := startRun(t, map[string]string{"PORT": "00" + port})
+	s := startRunOnPort(t, nil, func(port string) string { return "00" + port })
+	port := strings.TrimPrefix(s.addr, "127.0.0.1:")
 	start := s.stdout.waitFor(t, 0, msgIs("server started"))
 	if start["address"] != "0.0.0.0:"+port {
 		t.Errorf("PORT=00%s: start record %v, want address 0.0.0.0:%s", port, start, port)
 	}
-	if got := do(t, http.DefaultClient, "GET", "http://127.0.0.1:"+port+"/ping", nil); got.status != 200 {
+	if got := do(t, http.DefaultClient, "GET", s.url+"/ping", nil); got.status != 200 {
 		t.Errorf("GET /ping on port %s: %d, want 200", port, got.status)
 	}
 }

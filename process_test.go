@@ -65,31 +65,40 @@ type process struct {
 func startProcess(t *testing.T, env ...string) *process {
 	t.Helper()
 	bin := serviceBinary(t)
-	port := freePort(t)
-	p := &process{url: "http://127.0.0.1:" + port, stdout: &logSink{}, stderr: &logSink{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = append([]string{"PORT=" + port}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		p := &process{url: "http://127.0.0.1:" + port, stdout: &logSink{}, stderr: &logSink{}, exited: make(chan error, 1)}
+		p.cmd = exec.Command(bin)
+		p.cmd.Env = append([]string{"PORT=" + port}, env...)
+		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.exited <- p.cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = p.cmd.Process.Kill()
+			if err := <-p.exited; err != nil {
+				t.Logf("service process: %v", err)
+			}
+		})
+		_, err := p.stdout.poll(t, 10*time.Second, msgIs("server started"), func() error {
+			select {
+			case err := <-p.exited:
+				p.exited <- err // let Cleanup see it too
+				return fmt.Errorf("the binary exited before it logged its start: %w; stderr %q", err, p.stderr.String())
+			default:
+				return nil
+			}
+		})
+		if err == nil {
+			return p
+		}
+		if attempt < startAttempts && portTaken(p.stderr.String()) {
+			t.Logf("port %s was taken before the binary bound it; trying another", port)
+			continue
+		}
 		t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		if err := <-p.exited; err != nil {
-			t.Logf("service process: %v", err)
-		}
-	})
-	p.stdout.waitForUnless(t, 10*time.Second, msgIs("server started"), func() error {
-		select {
-		case err := <-p.exited:
-			p.exited <- err // let Cleanup see it too
-			return fmt.Errorf("the binary exited before it logged its start: %w; stderr %q", err, p.stderr.String())
-		default:
-			return nil
-		}
-	})
-	return p
 }
 
 func TestProcessStopsGracefullyOnSignal(t *testing.T) {

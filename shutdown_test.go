@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,16 +193,21 @@ func blockingRouter(logger *slog.Logger) (*gin.Engine, chan struct{}, chan struc
 	return r, entered, release
 }
 
+// startServe serves router on a listener it opens itself, so no other
+// socket can take the port in between.
 func startServe(t *testing.T, router http.Handler, logs *logSink, drain time.Duration) (string, context.CancelFunc, chan error) {
 	t.Helper()
-	port := freePort(t)
-	cfg := config{Port: port, Version: "dev"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{Port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), Version: "dev"}
 	logger := newLogger(logs)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newServer(router, logger), logger, drain) }()
+	go func() { done <- serveOn(ctx, ln, cfg, newServer(router, logger), logger, drain) }()
 	logs.waitFor(t, 10*time.Second, msgIs("server started"))
-	return "http://127.0.0.1:" + port, cancel, done
+	return "http://" + ln.Addr().String(), cancel, done
 }
 
 func TestShutdownWaitsForInFlightRequest(t *testing.T) {
