@@ -47,7 +47,8 @@ func startLoad(url string, workers int) *load {
 					return
 				default:
 				}
-				resp, conn, err := tracedGet(client, url)
+				conn := &connTrace{}
+				resp, err := conn.get(client, url)
 				if neverAccepted(err, conn) {
 					l.refused.Add(1)
 					return
@@ -78,25 +79,25 @@ func startLoad(url string, workers int) *load {
 // (the transport may retry a request on a new connection). The hooks run on
 // the transport's goroutines, hence the atomics.
 type connTrace struct {
-	got, reused, responded atomic.Bool
+	got, reused, wrote, responded atomic.Bool
 }
 
-func tracedGet(client *http.Client, url string) (*http.Response, *connTrace, error) {
-	conn := &connTrace{}
+func (c *connTrace) get(client *http.Client, url string) (*http.Response, error) {
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			conn.got.Store(true)
-			conn.reused.Store(info.Reused)
-			conn.responded.Store(false)
+			c.got.Store(true)
+			c.reused.Store(info.Reused)
+			c.wrote.Store(false)
+			c.responded.Store(false)
 		},
-		GotFirstResponseByte: func() { conn.responded.Store(true) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { c.wrote.Store(true) },
+		GotFirstResponseByte: func() { c.responded.Store(true) },
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 	if err != nil {
-		return nil, conn, err
+		return nil, err
 	}
-	resp, err := client.Do(req)
-	return resp, conn, err
+	return client.Do(req)
 }
 
 // neverAccepted reports whether a request failed because the server never
@@ -334,4 +335,121 @@ func TestShutdownReportsAnErrorThatIsNotTheDrainBound(t *testing.T) {
 			t.Errorf("a close error was logged as a drain timeout: %v", rec)
 		}
 	}
+}
+
+func TestNeverAcceptedSortsFailures(t *testing.T) {
+	t.Parallel()
+	client := func() *http.Client { return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}} }
+	// getDuring starts a traced GET to addr, runs then once the request is
+	// written, and returns the request's error.
+	getDuring := func(t *testing.T, addr string, then func()) (*connTrace, error) {
+		t.Helper()
+		conn := &connTrace{}
+		done := make(chan error, 1)
+		go func() {
+			resp, err := conn.get(client(), "http://"+addr+"/ping")
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for !conn.wrote.Load() && time.Now().Before(deadline) {
+			select {
+			case err := <-done: // ended before the request was written
+				t.Logf("request error: %v", err)
+				return conn, err
+			case <-time.After(time.Millisecond):
+			}
+		}
+		then()
+		select {
+		case err := <-done:
+			t.Logf("request error: %v", err)
+			return conn, err
+		case <-time.After(5 * time.Second):
+			t.Fatal("the request did not end")
+			return nil, nil
+		}
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		conn, err := getDuring(t, addr, func() {})
+		if !neverAccepted(err, conn) {
+			t.Errorf("a refused dial (%v) was not counted as never accepted", err)
+		}
+	})
+	t.Run("reset in the accept queue", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0") // never accepts
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := getDuring(t, ln.Addr().String(), func() { ln.Close() })
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) || !neverAccepted(err, conn) {
+			t.Errorf("a queued connection reset by closing the listener (%v, reused %v, responded %v) was not counted as never accepted", err, conn.reused.Load(), conn.responded.Load())
+		}
+	})
+	t.Run("reset after the first response byte", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 4096))
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n") // headers unfinished
+			time.Sleep(50 * time.Millisecond)
+			_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
+			c.Close()
+		}()
+		conn, err := getDuring(t, ln.Addr().String(), func() {})
+		if err == nil || !conn.responded.Load() || neverAccepted(err, conn) {
+			t.Errorf("a connection the server accepted, answered in part and reset (%v, responded %v) was counted as never accepted", err, conn.responded.Load())
+		}
+	})
+	t.Run("by trace", func(t *testing.T) {
+		t.Parallel()
+		trace := func(reused, responded bool) *connTrace {
+			c := &connTrace{}
+			c.got.Store(true)
+			c.reused.Store(reused)
+			c.responded.Store(responded)
+			return c
+		}
+		reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+		cases := []struct {
+			name string
+			err  error
+			conn *connTrace
+			want bool
+		}{
+			{"fresh, reset", reset, trace(false, false), true},
+			{"fresh, EOF", fmt.Errorf("wrapped: %w", io.EOF), trace(false, false), true},
+			{"fresh, EPIPE", os.NewSyscallError("write", syscall.EPIPE), trace(false, false), true},
+			{"reused, reset", reset, trace(true, false), false},
+			{"reused, EOF", io.EOF, trace(true, false), false},
+			{"fresh, reset after response bytes", reset, trace(false, true), false},
+			{"fresh, timeout", os.ErrDeadlineExceeded, trace(false, false), false},
+			{"no connection, EOF", io.EOF, &connTrace{}, false},
+			{"success", nil, trace(false, true), false},
+		}
+		for _, c := range cases {
+			if got := neverAccepted(c.err, c.conn); got != c.want {
+				t.Errorf("%s: neverAccepted = %v, want %v", c.name, got, c.want)
+			}
+		}
+	})
 }
