@@ -146,11 +146,7 @@ func copyModule(src, dst string) (untracked []string, err error) {
 // trackedFiles is the set of files git tracks below dir (slash-separated,
 // relative to dir), or nil when dir is not inside a git work tree.
 func trackedFiles(dir string) (map[string]bool, error) {
-	if _, err := exec.LookPath("git"); err != nil {
-		return nil, nil
-	}
-	inside, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
-	if err != nil || strings.TrimSpace(string(inside)) != "true" {
+	if !inGitWorkTree(dir) {
 		return nil, nil
 	}
 	out, err := exec.Command("git", "-C", dir, "ls-files", "-z").Output()
@@ -164,6 +160,13 @@ func trackedFiles(dir string) (map[string]bool, error) {
 		}
 	}
 	return tracked, nil
+}
+
+// inGitWorkTree reports whether dir is inside a git work tree (false when
+// git is not installed).
+func inGitWorkTree(dir string) bool {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "true"
 }
 
 func skipDir(rel, name, path string) bool {
