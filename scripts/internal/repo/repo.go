@@ -7,9 +7,17 @@ import (
 	"path/filepath"
 )
 
-// Root returns the repository root: the nearest directory at or above the
-// working directory that holds flake.nix and the service's go.mod.
+// Root returns the repository root: FLAKESHIP_REPO_ROOT when set (the
+// scenario tests point the checks at an edited copy this way), else the
+// nearest directory at or above the working directory that holds flake.nix
+// and the service's go.mod.
 func Root() (string, error) {
+	if dir := os.Getenv("FLAKESHIP_REPO_ROOT"); dir != "" {
+		if !isRoot(dir) {
+			return "", errors.New("FLAKESHIP_REPO_ROOT=" + dir + " holds no flake.nix and go.mod: point it at a flakeship checkout or unset it")
+		}
+		return filepath.Abs(dir)
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
