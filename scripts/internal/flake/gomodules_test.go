@@ -3,36 +3,12 @@ package flake
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
-
-var sriSHA256 = regexp.MustCompile(`^sha256-[A-Za-z0-9+/]{43}=$`)
-
-func TestRepositoryFlakeHasOneRootGoModule(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "flake.nix"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mods, err := GoModules(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mods) != 1 {
-		t.Fatalf("flake.nix has %d buildGoModule modules, want 1 (the service): %+v", len(mods), mods)
-	}
-	m := mods[0]
-	if m.Dir != "." || m.ProxyVendor || m.Null {
-		t.Errorf("module = %+v, want the root module with a vendorHash and proxyVendor off", m)
-	}
-	if !sriSHA256.MatchString(m.VendorHash) {
-		t.Errorf("vendorHash %q is not an SRI sha256", m.VendorHash)
-	}
-}
 
 const multiModuleFlake = `{
   # vendorHash = "sha256-comment"; is a comment, not a binding
