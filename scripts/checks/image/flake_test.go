@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/flake"
@@ -92,4 +93,52 @@ func TestFlakePackageEvaluatesFromTheDockerContext(t *testing.T) {
 	if inContext.Version != "dev" {
 		t.Errorf("version in the Docker context = %q, want the fallback \"dev\" (no .git there)", inContext.Version)
 	}
+}
+
+// The Dockerfile's toolchain layer runs on its COPY's files alone. It must
+// evaluate there, and realise what the package build needs that does not
+// depend on the Go sources: the package's Go, stdenv and the vendored
+// modules' build tools (buildGoModule's own inputs; names are nixpkgs
+// attributes, as the stub nixpkgs gives them). What it leaves out the next
+// step fetches, so a gap is slower, never wrong, but still reported.
+func TestToolchainLayerRealisesTheBuildsToolchain(t *testing.T) {
+	testkit.RequireTool(t, "nix-instantiate", "apt-get install -y nix-bin")
+	step, problem := findToolchainStep(mustDockerfile(t).stages[0])
+	if problem != "" {
+		t.Fatal(problem)
+	}
+	dir := t.TempDir()
+	for _, f := range step.Files {
+		data, err := os.ReadFile(repoFile(t, f))
+		if err != nil {
+			t.Fatalf("the toolchain layer copies %s: %v", f, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	packages, err := flake.EvaluatePackages(dir)
+	if err != nil {
+		t.Fatalf("the package does not evaluate from the toolchain layer's files %v: %v", step.Files, err)
+	}
+	pkg := packages["x86_64-linux"]["default"]
+	realised := map[string]bool{}
+	for _, i := range step.Installables {
+		switch {
+		case i == ".#default.go":
+			realised[pkg.Go] = true
+		case i == ".#default.stdenv":
+			realised[pkg.Stdenv] = true
+		case strings.HasPrefix(i, "nixpkgs#"):
+			realised[strings.TrimPrefix(i, "nixpkgs#")] = true
+		}
+	}
+	need := append([]string{pkg.Go, pkg.Stdenv}, pkg.GoModules.NativeBuildInputs...)
+	for _, n := range need {
+		if !realised[n] {
+			t.Errorf("the toolchain layer (%v) does not realise %s, which the package build needs before any Go source: add nixpkgs#%s or .#default.<attribute>", step.Installables, n, n)
+		}
+	}
+	t.Logf("toolchain layer, from %v: realises %v", step.Files, step.Installables)
+	t.Logf("source layer: builds the source, %s (go mod vendor) and %s", pkg.GoModules.Name, pkg.Name)
 }
