@@ -37,7 +37,7 @@ func realNixMissing(root string) string {
 		return "flake.lock has no locked github nixpkgs to fetch"
 	}
 	ref := fmt.Sprintf("github:%s/%s/%s?narHash=%s", locked.Owner, locked.Repo, locked.Rev, locked.NarHash)
-	if _, err := Nix("flake", "prefetch", "--json", ref); err != nil {
+	if _, err := Nix("flake", "prefetch", "--json", "--option", "download-attempts", "2", ref); err != nil {
 		return fmt.Sprintf("nix cannot fetch the locked nixpkgs: %v", err)
 	}
 	return ""
