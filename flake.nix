@@ -41,8 +41,7 @@
       # ("file requires newer Go version"). nixpkgs' golangci-lint takes its
       # builder as the argument buildGo126Module (pkgs/by-name/go/golangci-lint).
       buildGoModuleFor = pkgs: pkgs.buildGo126Module;
-      golangciLintFor =
-        pkgs: pkgs.golangci-lint.override { buildGo126Module = buildGoModuleFor pkgs; };
+      golangciLintFor = pkgs: pkgs.golangci-lint.override { buildGo126Module = buildGoModuleFor pkgs; };
 
       flakeshipFor =
         pkgs:

@@ -37,8 +37,7 @@ let
     && substring (stringLength s - stringLength suffix) (stringLength suffix) s == suffix;
   hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
   removeSuffix =
-    suffix: s:
-    if hasSuffix suffix s then substring 0 (stringLength s - stringLength suffix) s else s;
+    suffix: s: if hasSuffix suffix s then substring 0 (stringLength s - stringLength suffix) s else s;
   hasInfix =
     infix: s:
     let
@@ -155,7 +154,8 @@ let
     f: args:
     f args
     // {
-      override = newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
+      override =
+        newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
     };
 
   # lib.toExtension, as mkDerivation's overrideAttrs applies it.
