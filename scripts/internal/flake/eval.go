@@ -1,3 +1,6 @@
+// Package flake reads the repository's flake.lock and evaluates flake.nix:
+// with real Nix where it can fetch the locked nixpkgs, otherwise offline
+// against a stub nixpkgs (stub.nix).
 package flake
 
 import (
