@@ -104,9 +104,14 @@ func checkBuilderStage(d *dockerfile) (problems []string) {
 	return problems
 }
 
-// toolchainFiles are what the toolchain layer may copy: files that define
-// the build, none that a source-only change touches.
-var toolchainFiles = []string{"flake.nix", "flake.lock", "go.mod.sri", "go.mod", "go.sum"}
+// sourceLike reports whether a COPY source may bring in Go sources, which
+// the toolchain layer must not see: the whole context, a glob, a Go file or
+// testdata.
+func sourceLike(src string) bool {
+	src = path.Clean(src)
+	return src == "." || strings.ContainsAny(src, "*?[") || strings.HasSuffix(src, ".go") ||
+		src == "testdata" || strings.HasPrefix(src, "testdata/")
+}
 
 // toolchainStep is the builder stage's first nix build, which runs on the
 // files the COPYs before it brought in.
@@ -117,7 +122,7 @@ type toolchainStep struct {
 
 // findToolchainStep returns the toolchain step, or what is wrong with it.
 func findToolchainStep(stage instructions.Stage) (step toolchainStep, problem string) {
-	const fix = "copy only flake.nix, flake.lock, go.mod.sri, go.mod and go.sum, then RUN nix build --no-link --inputs-from . of the toolchain, before COPY . ."
+	const fix = "copy only what flake.nix evaluates from (flake.nix, flake.lock, go.mod.sri, go.mod, go.sum), then RUN nix build --no-link --inputs-from . of the toolchain, before COPY . ."
 	for _, c := range stage.Commands {
 		switch c := c.(type) {
 		case *instructions.CopyCommand:
@@ -133,7 +138,7 @@ func findToolchainStep(stage instructions.Stage) (step toolchainStep, problem st
 				}
 				step.Installables = installables(cmd[2:])
 				for _, f := range step.Files {
-					if !slices.Contains(toolchainFiles, path.Clean(f)) {
+					if sourceLike(f) {
 						return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s, so a source-only change rebuilds it: %s", f, fix)
 					}
 				}

@@ -122,8 +122,22 @@ func TestToolchainLayerRealisesTheBuildsToolchain(t *testing.T) {
 		t.Fatalf("the package does not evaluate from the toolchain layer's files %v: %v", step.Files, err)
 	}
 	pkg := packages["x86_64-linux"]["default"]
+	for _, gap := range toolchainGaps(step.Installables, pkg) {
+		t.Errorf("the toolchain layer (%v) does not realise %s, which the package build needs before any Go source: add nixpkgs#%s or .#default.<attribute>", step.Installables, gap, gap)
+	}
+	if gaps := toolchainGaps([]string{".#default.go"}, pkg); !slices.Contains(gaps, pkg.Stdenv) || slices.Contains(gaps, pkg.Go) {
+		t.Errorf("a toolchain layer of the package's Go alone: gaps %v, want %s and not %s", gaps, pkg.Stdenv, pkg.Go)
+	}
+	t.Logf("toolchain layer, from %v: realises %v", step.Files, step.Installables)
+	t.Logf("source layer: builds the source, %s (go mod vendor) and %s", pkg.GoModules.Name, pkg.Name)
+}
+
+// toolchainGaps returns what pkg's build needs before any Go source (its
+// Go, stdenv and the vendored modules' build tools) that the installables
+// (.#default.<attribute> or nixpkgs#<attribute>) do not realise.
+func toolchainGaps(installables []string, pkg flake.Package) (gaps []string) {
 	realised := map[string]bool{}
-	for _, i := range step.Installables {
+	for _, i := range installables {
 		switch {
 		case i == ".#default.go":
 			realised[pkg.Go] = true
@@ -133,12 +147,10 @@ func TestToolchainLayerRealisesTheBuildsToolchain(t *testing.T) {
 			realised[strings.TrimPrefix(i, "nixpkgs#")] = true
 		}
 	}
-	need := append([]string{pkg.Go, pkg.Stdenv}, pkg.GoModules.NativeBuildInputs...)
-	for _, n := range need {
-		if !realised[n] {
-			t.Errorf("the toolchain layer (%v) does not realise %s, which the package build needs before any Go source: add nixpkgs#%s or .#default.<attribute>", step.Installables, n, n)
+	for _, n := range append([]string{pkg.Go, pkg.Stdenv}, pkg.GoModules.NativeBuildInputs...) {
+		if !realised[n] && !slices.Contains(gaps, n) {
+			gaps = append(gaps, n)
 		}
 	}
-	t.Logf("toolchain layer, from %v: realises %v", step.Files, step.Installables)
-	t.Logf("source layer: builds the source, %s (go mod vendor) and %s", pkg.GoModules.Name, pkg.Name)
+	return gaps
 }
