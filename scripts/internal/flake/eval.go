@@ -177,7 +177,11 @@ func evalSummary(root, rev, attr string) ([]byte, error) {
 	if attr != "" {
 		args = append(args, "-A", attr)
 	}
-	return NixInstantiate(args...)
+	out, err := NixInstantiate(args...)
+	if err != nil && strings.Contains(err.Error(), "' missing") {
+		err = fmt.Errorf("%w\n(evaluated against the stub nixpkgs, scripts/internal/flake/stub.nix: if the flake is right, that stub lacks this attribute; add it there as nixpkgs defines it, or run where real Nix can fetch nixpkgs)", err)
+	}
+	return out, err
 }
 
 // PackageAttrs returns the buildGoModule arguments of packages.default for

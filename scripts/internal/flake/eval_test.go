@@ -83,7 +83,8 @@ func TestStubAcceptsPackagesItDoesNotKnow(t *testing.T) {
 	withOutputs(t, dir, `{
     devShells = builtins.mapAttrs (system: shells: shells // {
       default = inputs.nixpkgs.legacyPackages.${system}.mkShell {
-        packages = [ inputs.nixpkgs.legacyPackages.${system}.sqlite ];
+        packages = [ inputs.nixpkgs.legacyPackages.${system}.sqlite ]
+          ++ (with inputs.nixpkgs.legacyPackages.${system}; [ jq ]);
       };
     }) outputs.devShells;
   }`)
@@ -91,8 +92,11 @@ func TestStubAcceptsPackagesItDoesNotKnow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a package added to the dev shell must evaluate: %v", err)
 	}
-	if shell := out.DevShells["x86_64-linux"]["default"]; !slices.ContainsFunc(shell, func(tool Tool) bool { return tool.Name == "sqlite" }) {
-		t.Errorf("dev shell = %v, want sqlite in it", shell)
+	shell := out.DevShells["x86_64-linux"]["default"]
+	for _, want := range []string{"sqlite", "jq"} {
+		if !slices.ContainsFunc(shell, func(tool Tool) bool { return tool.Name == want }) {
+			t.Errorf("dev shell = %v, want %s in it", shell, want)
+		}
 	}
 }
 

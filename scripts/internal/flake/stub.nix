@@ -242,14 +242,13 @@ let
     in
     make [ ];
 
-  # Every pkgs.<name> and legacyPackages.${system}.<name> that the flake's
-  # top-level .nix files name, as a stand-in derivation named <name>.
+  # Every name the flake's top-level .nix files could take from pkgs
+  # (pkgs.<name>, legacyPackages.${system}.<name>, or a bare name under
+  # `with pkgs;`), as a stand-in derivation named <name>. Names bound in the
+  # flake itself shadow these; the real packages below replace them.
   nixFiles = filter (hasSuffix ".nix") (attrNames (readDir dir));
   mentioned =
-    src:
-    map (m: builtins.elemAt m 1) (
-      filter builtins.isList (split "([^A-Za-z0-9_'-]pkgs|[a-z]})\\.([A-Za-z_][A-Za-z0-9_'-]*)" src)
-    );
+    src: map builtins.head (filter builtins.isList (split "([A-Za-z_][A-Za-z0-9_'-]*)" src));
 
   mkPkgs =
     system:
