@@ -2,9 +2,11 @@ package flake
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
@@ -44,7 +46,7 @@ func TestFlakeLockOriginalMatchesTheInputURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := flakeInputs(t)["nixpkgs"]["url"]
-	want, err := ParseGitHubURL(url)
+	want, err := parseGitHubURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestFlakeInputsAsNixSeesThem(t *testing.T) {
 	if len(inputs) != 1 || inputs["nixpkgs"]["url"] == "" {
 		t.Errorf("inputs = %v, want nixpkgs only (no flake-utils, no devenv)", inputs)
 	}
-	if _, err := ParseGitHubURL(inputs["nixpkgs"]["url"]); err != nil {
+	if _, err := parseGitHubURL(inputs["nixpkgs"]["url"]); err != nil {
 		t.Errorf("the nixpkgs input: %v", err)
 	}
 }
@@ -80,7 +82,7 @@ func flakeInputs(t *testing.T) map[string]map[string]string {
 }
 
 func TestParseGitHubURL(t *testing.T) {
-	got, err := ParseGitHubURL("github:acme/pkgs/release-1")
+	got, err := parseGitHubURL("github:acme/pkgs/release-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +90,26 @@ func TestParseGitHubURL(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 	for _, bad := range []string{"github:NixOS", "https://github.com/NixOS/nixpkgs", "github:/nixpkgs"} {
-		if _, err := ParseGitHubURL(bad); err == nil {
-			t.Errorf("ParseGitHubURL(%q) succeeded", bad)
+		if _, err := parseGitHubURL(bad); err == nil {
+			t.Errorf("parseGitHubURL(%q) succeeded", bad)
 		}
 	}
+}
+
+// parseGitHubURL turns "github:owner/repo[/ref]" into the reference Nix
+// records as a lock node's "original".
+func parseGitHubURL(url string) (OriginalRef, error) {
+	rest, ok := strings.CutPrefix(url, "github:")
+	if !ok {
+		return OriginalRef{}, fmt.Errorf("%q is not a github: flake reference", url)
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return OriginalRef{}, fmt.Errorf("%q: want github:OWNER/REPO[/REF]", url)
+	}
+	ref := OriginalRef{Owner: parts[0], Repo: parts[1], Type: "github"}
+	if len(parts) == 3 {
+		ref.Ref = parts[2]
+	}
+	return ref, nil
 }
