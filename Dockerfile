@@ -6,17 +6,25 @@
 # builder machine); the syntax line would only add a pull of the mutable
 # docker/dockerfile:1 frontend image to every build.
 
-# Pinned to an exact Nix release. The tag is not pinned by digest: the digest
-# of nixos/nix:2.35.2 could not be established from its publisher here
-# (UNVERIFIED), and a digest copied from anywhere else is worse than none.
+# Pinned to an exact Nix release. The tag is not pinned by digest: no digest
+# of it was verified against its publisher, and a digest copied from anywhere
+# else is worse than none.
 FROM nixos/nix:2.35.2 AS builder
 
-# .dockerignore lets in only flake.nix, flake.lock, go.mod, go.sum and the
-# service's *.go files and testdata/. Without .git the flake is a path flake,
-# so its version is the fallback "dev"; a release is identified by its image
-# label git-<sha> (FLY_IMAGE_REF at run time, shown by /version).
+# .dockerignore lets in only flake.nix, flake.lock, go.mod.sri, go.mod, go.sum
+# and the service's *.go files and testdata/. Without .git the flake is a path
+# flake, so its version is the fallback "dev"; a release is identified by its
+# image label git-<sha> (FLY_IMAGE_REF at run time, shown by /version).
 WORKDIR /src
-COPY . .
+
+# The toolchain layer: only the files that define the build, none that a
+# source-only change touches, so the builder reuses this layer and does not
+# download nixpkgs, stdenv and Go again. It realises the package's Go
+# (passthru.go of buildGoModule) and what nixpkgs' buildGoModule builds with
+# (stdenv; gitMinimal and cacert for the vendored modules), all from the
+# locked nixpkgs (--inputs-from .). It can only save work: whatever it misses,
+# the next step fetches.
+COPY flake.nix flake.lock go.mod.sri go.mod go.sum ./
 
 # The cache mount keeps Nix's cache directory (NIX_CACHE_HOME) between builds:
 # above all tarball-cache-v2, the git repository nixpkgs is unpacked into, so a
@@ -35,6 +43,17 @@ COPY . .
 # fail with "unable to load seccomp BPF program"; the filter only stops builds
 # from creating setuid/setgid files, ACLs and extended attributes, which this
 # Go build never does, and the build runs in a throwaway builder stage anyway.
+RUN --mount=type=cache,target=/nix-cache,sharing=locked \
+    NIX_CACHE_HOME=/nix-cache nix build \
+      --extra-experimental-features "nix-command flakes" \
+      --option filter-syscalls false \
+      --option eval-cache false \
+      --no-update-lock-file \
+      --no-link \
+      --inputs-from . \
+      .#default.go nixpkgs#stdenv nixpkgs#gitMinimal nixpkgs#cacert
+
+COPY . .
 RUN --mount=type=cache,target=/nix-cache,sharing=locked \
     NIX_CACHE_HOME=/nix-cache nix build \
       --extra-experimental-features "nix-command flakes" \

@@ -36,19 +36,29 @@
           inherit fileset;
         };
 
-      # buildGoModule is buildGo126Module on nixos-26.05; naming the version
-      # keeps the package, its checks and the dev shell on one Go (go_1_26).
+      # One Go for the package, its checks, the dev shell and golangci-lint:
+      # a golangci-lint built with an older Go than the code it lints panics
+      # ("file requires newer Go version"). nixpkgs' golangci-lint takes its
+      # builder as the argument buildGo126Module (pkgs/by-name/go/golangci-lint).
+      buildGoModuleFor = pkgs: pkgs.buildGo126Module;
+      golangciLintFor = pkgs: pkgs.golangci-lint.override { buildGo126Module = buildGoModuleFor pkgs; };
+
       flakeshipFor =
         pkgs:
-        pkgs.buildGo126Module (finalAttrs: {
+        (buildGoModuleFor pkgs) (finalAttrs: {
           pname = "flakeship";
           inherit version;
 
           src = sourceOf serviceFiles;
 
-          # Refresh with scripts/vendorhash --write after changing dependencies.
-          vendorHash = "sha256-n2/gw9dA9h/LRFnkmDSooTcwcNFXh3PGogkRD3DSk7s=";
+          # One line, written by scripts/vendorhash --write after a dependency change.
+          vendorHash = lib.fileContents ./go.mod.sri;
           goSum = ./go.sum;
+          # The vendored modules depend on go.mod and go.sum, not on the commit:
+          # without the version in their name every commit reuses them.
+          overrideModAttrs = _: prev: {
+            name = lib.replaceStrings [ "-${version}-go-modules" ] [ "-go-modules" ] prev.name;
+          };
 
           subPackages = [ "." ];
           # The tests run in checks.<system>.tests, which also writes reports.
@@ -67,7 +77,7 @@
 
           meta = {
             description = "Tiny gin web service (/ping, /version) deployed to Fly.io";
-            mainProgram = "flakeship";
+            mainProgram = finalAttrs.pname;
           };
         });
     in
@@ -92,10 +102,10 @@
         {
           default = pkgs.mkShell {
             packages = [
-              pkgs.go_1_26
+              self.packages.${system}.default.go
+              (golangciLintFor pkgs)
               pkgs.gopls
               pkgs.gotestsum
-              pkgs.golangci-lint
               pkgs.actionlint
               pkgs.shellcheck
               pkgs.flyctl
@@ -106,13 +116,22 @@
         }
       );
 
-      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt);
+      # `nix fmt` runs this with no arguments (Nix >= 2.25): nixfmt-tree is
+      # treefmt set up to run nixfmt on every .nix file of the git tree.
+      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt-tree);
+
+      # `nix flake init -t github:<owner>/<repo>` copies this repository.
+      templates.default = {
+        path = ./.;
+        description = "A Go web service built by a Nix flake and deployed to Fly.io";
+      };
 
       checks = forAllSystems (
         system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
           flakeship = self.packages.${system}.default;
+          golangci-lint = golangciLintFor pkgs;
           tagList = lib.concatStringsSep "," flakeship.tags;
           workflowSources = sourceOf (lib.fileset.maybeMissing ./.github/workflows);
           # Shell scripts have no extension (or .sh); Go sources and go.mod never match.
@@ -126,10 +145,10 @@
           nixSources = sourceOf (lib.fileset.fileFilter (file: file.hasExt "nix") ./.);
 
           # A check that runs script with tools in a copy of src; it passes when
-          # the script does.
+          # the script does. Each script first prints its tools' versions.
           sourceCheck =
             name: tools: src: script:
-            pkgs.runCommand "flakeship-${name}"
+            pkgs.runCommand "${flakeship.pname}-${name}"
               {
                 nativeBuildInputs = tools;
               }
@@ -146,7 +165,7 @@
             flakeship.overrideAttrs (
               _:
               {
-                pname = "flakeship-${name}";
+                pname = "${flakeship.pname}-${name}";
                 inherit (flakeship) goModules;
                 dontBuild = true;
                 doCheck = true;
@@ -161,13 +180,15 @@
             );
         in
         {
-          inherit flakeship;
+          package = flakeship;
 
           tests = goCheck "tests" {
             nativeCheckInputs = [ pkgs.gotestsum ];
             __darwinAllowLocalNetworking = true;
             checkPhase = ''
               runHook preCheck
+              go version
+              gotestsum --version
               export HOME=$TMPDIR
               # Like buildGoModule's own checkPhase: tests run without -trimpath.
               export GOFLAGS=''${GOFLAGS//-trimpath/}
@@ -190,6 +211,7 @@
           vet = goCheck "vet" {
             checkPhase = ''
               runHook preCheck
+              go version
               go vet -tags=${tagList} ./...
               runHook postCheck
             '';
@@ -197,9 +219,11 @@
 
           golangci-lint = goCheck "golangci-lint" {
             src = sourceOf (lib.fileset.union serviceFiles ./.golangci.yml);
-            nativeCheckInputs = [ pkgs.golangci-lint ];
+            nativeCheckInputs = [ golangci-lint ];
             checkPhase = ''
               runHook preCheck
+              go version
+              golangci-lint version
               export HOME=$TMPDIR
               export GOLANGCI_LINT_CACHE=$TMPDIR/golangci-lint
               golangci-lint run --config .golangci.yml --build-tags=${tagList} ./...
@@ -208,6 +232,7 @@
           };
 
           gofmt = sourceCheck "gofmt" [ flakeship.go ] (sourceOf goFiles) ''
+            go version
             unformatted=$(gofmt -l .)
             if [ -n "$unformatted" ]; then
               echo "These files need gofmt -w:" >&2
@@ -217,6 +242,7 @@
           '';
 
           actionlint = sourceCheck "actionlint" [ pkgs.actionlint ] workflowSources ''
+            actionlint -version
             shopt -s nullglob
             workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
             if [ ''${#workflows[@]} -eq 0 ]; then
@@ -227,6 +253,7 @@
           '';
 
           shellcheck = sourceCheck "shellcheck" [ pkgs.shellcheck ] shellSources ''
+            shellcheck --version
             scripts=()
             for file in scripts/* .ci/run; do
               [ -f "$file" ] || continue
@@ -242,19 +269,20 @@
           '';
 
           nixfmt = sourceCheck "nixfmt" [ pkgs.nixfmt ] nixSources ''
+            nixfmt --version
             find . -name '*.nix' -exec nixfmt --check {} +
           '';
 
           # The package's runtime closure must be the binary alone.
           closure =
-            pkgs.runCommand "flakeship-closure"
+            pkgs.runCommand "${flakeship.pname}-closure"
               {
                 closureInfo = pkgs.closureInfo { rootPaths = [ flakeship ]; };
               }
               ''
                 paths=$(cat "$closureInfo/store-paths")
                 if [ "$paths" != "${flakeship}" ]; then
-                  echo "The flakeship closure must hold only ${flakeship}; it holds:" >&2
+                  echo "The package's closure must hold only ${flakeship}; it holds:" >&2
                   echo "$paths" >&2
                   exit 1
                 fi

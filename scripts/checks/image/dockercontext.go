@@ -78,11 +78,12 @@ func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]
 }
 
 // nixBuildInputs lists the files `nix build` in the image reads: the flake,
-// its lock, the root module's go.mod and go.sum, and every file of every
+// its lock, the vendorHash file go.mod.sri (read by lib.fileContents), the
+// root module's go.mod and go.sum, and every file of every
 // package of the root module that the Go build or its tests (buildGoModule
 // runs them) read, testdata included.
 func nixBuildInputs(root string) (map[string]bool, error) {
-	need := map[string]bool{"flake.nix": true, "flake.lock": true, "go.mod": true, "go.sum": true}
+	need := map[string]bool{"flake.nix": true, "flake.lock": true, "go.mod.sri": true, "go.mod": true, "go.sum": true}
 	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(servicebuild.Tags, ","), "./...")
 	cmd.Dir = root
 	// -mod=readonly: listing must never rewrite the service's go.mod.

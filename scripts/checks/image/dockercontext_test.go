@@ -65,9 +65,10 @@ func TestDockerContextCheckFindsMissingAndExtraFiles(t *testing.T) {
 		wantMissing        string // a file that must be reported missing
 		wantExtra          string // a file that must be reported extra
 	}{
-		{"lock left out", "*\n!flake.nix\n!go.mod\n!go.sum\n!**/*.go\nscripts\n", "flake.lock", ""},
+		{"lock left out", "*\n!flake.nix\n!go.mod.sri\n!go.mod\n!go.sum\n!**/*.go\nscripts\n", "flake.lock", ""},
+		{"vendorHash left out", "*\n!flake.nix\n!flake.lock\n!go.mod\n!go.sum\n!**/*.go\nscripts\n", "go.mod.sri", ""},
 		{"no .dockerignore", "", "", "Dockerfile"},
-		{"scripts let in", "*\n!flake.nix\n!flake.lock\n!go.mod\n!go.sum\n!**/*.go\n", "", "scripts/internal/repo/repo.go"},
+		{"scripts let in", "*\n!flake.nix\n!flake.lock\n!go.mod.sri\n!go.mod\n!go.sum\n!**/*.go\n", "", "scripts/internal/repo/repo.go"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -95,11 +95,82 @@ func checkBuilderStage(d *dockerfile) (problems []string) {
 	}
 	if !nixBuild {
 		bad("first stage must RUN nix build")
+	} else if _, problem := findToolchainStep(stage); problem != "" {
+		bad("%s", problem)
 	}
 	if !copiesClosure {
 		bad("first stage must copy the closure out: cp -a $(nix-store -qR result) <staging>/nix/store/")
 	}
 	return problems
+}
+
+// sourceLike reports whether a COPY source may bring in Go sources, which
+// the toolchain layer must not see: the whole context, a glob, a Go file or
+// testdata.
+func sourceLike(src string) bool {
+	src = path.Clean(src)
+	return src == "." || strings.ContainsAny(src, "*?[") || strings.HasSuffix(src, ".go") ||
+		src == "testdata" || strings.HasPrefix(src, "testdata/")
+}
+
+// toolchainStep is the builder stage's first nix build, which runs on the
+// files the COPYs before it brought in.
+type toolchainStep struct {
+	Files        []string
+	Installables []string
+}
+
+// findToolchainStep returns the toolchain step, or what is wrong with it.
+func findToolchainStep(stage instructions.Stage) (step toolchainStep, problem string) {
+	const fix = "copy only what flake.nix evaluates from (flake.nix, flake.lock, go.mod.sri, go.mod, go.sum), then RUN nix build --no-link --inputs-from . of the toolchain, before COPY . ."
+	for _, c := range stage.Commands {
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			step.Files = append(step.Files, c.SourcePaths...)
+		case *instructions.RunCommand:
+			words, err := shellWords(c.CmdLine)
+			if err != nil {
+				continue
+			}
+			for _, cmd := range simpleCommands(words) {
+				if !hasPrefixWords(cmd, "nix", "build") {
+					continue
+				}
+				step.Installables = installables(cmd[2:])
+				for _, f := range step.Files {
+					if sourceLike(f) {
+						return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s, so a source-only change rebuilds it: %s", f, fix)
+					}
+				}
+				for _, i := range step.Installables {
+					// ".#default" is the package; ".#default.go" one of its attributes.
+					if i == "." || strings.HasPrefix(i, ".#") && !strings.Contains(i[2:], ".") {
+						return step, fmt.Sprintf("the first nix build builds the package (%s), so there is no toolchain layer: %s", i, fix)
+					}
+				}
+				return step, ""
+			}
+		}
+	}
+	return step, "first stage has no toolchain layer: " + fix
+}
+
+// installables returns the non-option arguments of nix build's args.
+func installables(args []string) []string {
+	takesTwo := map[string]bool{"--option": true, "--arg": true, "--argstr": true, "--override-input": true}
+	takesOne := map[string]bool{"--extra-experimental-features": true, "--inputs-from": true, "--out-link": true, "-o": true, "--profile": true}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case takesTwo[a]:
+			i += 2
+		case takesOne[a]:
+			i++
+		case !strings.HasPrefix(a, "-"):
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func checkFinalStage(stage instructions.Stage) (img runtimeImage, problems []string) {

@@ -2,8 +2,11 @@ package image
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 func TestDockerfileFollowsTheImageRules(t *testing.T) {
@@ -11,39 +14,112 @@ func TestDockerfileFollowsTheImageRules(t *testing.T) {
 	t.Logf("final stage: USER %d:%d, EXPOSE %s, CMD %q", img.UID, img.GID, img.ExposePort, img.Cmd)
 }
 
-// The rules must catch real mistakes: each case breaks the real Dockerfile
-// in one way and names a word the complaint must contain.
-func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
+// mutable is the Dockerfile as lines, with its instructions located by the
+// parser, so a test can break one instruction whatever the file says.
+type mutable struct {
+	lines []string
+	nodes []*parser.Node
+}
+
+func readMutable(t *testing.T) mutable {
+	t.Helper()
 	b, err := os.ReadFile(repoFile(t, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	original := string(b)
+	return mutable{lines: strings.Split(string(b), "\n"), nodes: mustDockerfile(t).ast.Children}
+}
+
+// instruction returns the n-th (0-based; -1 for the last) instruction named
+// name (lower case), in stage (0 builder, 1 final; -1 any).
+func (m mutable) instruction(t *testing.T, stage int, name string, n int) *parser.Node {
+	t.Helper()
+	var found []*parser.Node
+	current := -1
+	for _, node := range m.nodes {
+		v := strings.ToLower(node.Value)
+		if v == "from" {
+			current++
+		}
+		if v == name && (stage < 0 || stage == current) {
+			found = append(found, node)
+		}
+	}
+	if n < 0 {
+		n += len(found)
+	}
+	if n < 0 || n >= len(found) {
+		t.Fatalf("the Dockerfile has no %s instruction #%d in stage %d", name, n, stage)
+	}
+	return found[n]
+}
+
+// replace returns the file with node's lines replaced by text ("" deletes).
+func (m mutable) replace(node *parser.Node, text string) string {
+	out := append([]string{}, m.lines[:node.StartLine-1]...)
+	if text != "" {
+		out = append(out, text)
+	}
+	return strings.Join(append(out, m.lines[node.EndLine:]...), "\n")
+}
+
+// edit returns the file with re replaced by repl in every RUN of the builder.
+func (m mutable) editRuns(t *testing.T, re, repl string) string {
+	t.Helper()
+	pattern := regexp.MustCompile(re)
+	lines := append([]string{}, m.lines...)
+	changed := false
+	for _, node := range m.nodes {
+		if strings.ToLower(node.Value) != "run" {
+			continue
+		}
+		for i := node.StartLine - 1; i < node.EndLine; i++ {
+			if edited := pattern.ReplaceAllString(lines[i], repl); edited != lines[i] {
+				lines[i], changed = edited, true
+			}
+		}
+	}
+	if !changed {
+		t.Fatalf("no RUN matches %s: the rule this case breaks has no instance to break", re)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// The rules must catch real mistakes: each case breaks the current
+// Dockerfile in one way, found through the parser, and names a word the
+// complaint must contain.
+func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
+	m := readMutable(t)
+	d := mustDockerfile(t)
+	repo, _, _ := imageRef(d.stages[0].BaseName)
+	name := d.stages[0].Name
+	img := mustImage(t)
+	from := m.instruction(t, 0, "from", 0)
+	user := m.instruction(t, 1, "user", 0)
 	cases := []struct {
-		name, old, new, complaint string
+		name, broken, complaint string
 	}{
-		{"latest tag", "FROM nixos/nix:2.35.2 AS builder", "FROM nixos/nix:latest AS builder", "exact release tag"},
-		{"untagged", "FROM nixos/nix:2.35.2 AS builder", "FROM nixos/nix AS builder", "exact release tag"},
-		{"other image", "FROM nixos/nix:2.35.2 AS builder", "FROM debian:12.7 AS builder", "nixos/nix"},
-		{"lower-case as", "FROM nixos/nix:2.35.2 AS builder", "FROM nixos/nix:2.35.2 as builder", "casing"},
-		{"no flakes feature", `--extra-experimental-features "nix-command flakes"`, `--extra-experimental-features nix-command`, "flakes"},
-		{"seccomp filter on", "--option filter-syscalls false", "--option filter-syscalls true", "filter-syscalls"},
-		{"cache over the store", "--mount=type=cache,target=/nix-cache", "--mount=type=cache,target=/nix/store", "/nix/store"},
-		{"mount typo", "--mount=type=cache,", "--mount=type=cahce,", "RUN flags"},
-		{"closure not copied", "cp -a $(nix-store -qR result)", "cp -a result", "closure"},
-		{"base not scratch", "FROM scratch", "FROM debian:12.7", "scratch"},
-		{"root user", "USER 65532:65532", "USER 0:0", "root"},
-		{"named user", "USER 65532:65532", "USER nobody", "numeric"},
-		{"shell-form CMD", `CMD ["/bin/flakeship"]`, `CMD /bin/flakeship`, "exec form"},
-		{"extra instruction", "USER 65532:65532", "USER 65532:65532\nENV GIN_MODE=debug", "ENV"},
-		{"no EXPOSE", "EXPOSE 8080\n", "", "EXPOSE"},
+		{"latest tag", m.replace(from, "FROM "+repo+":latest AS "+name), "exact release tag"},
+		{"untagged", m.replace(from, "FROM "+repo+" AS "+name), "exact release tag"},
+		{"other image", m.replace(from, "FROM debian:12.7 AS "+name), builderImage},
+		{"lower-case as", m.replace(from, "FROM "+d.stages[0].BaseName+" as "+name), "casing"},
+		{"no flakes feature", m.editRuns(t, `--extra-experimental-features ("[^"]*"|\S+)`, "--extra-experimental-features nix-command"), "flakes"},
+		{"seccomp filter on", m.editRuns(t, `filter-syscalls false`, "filter-syscalls true"), "filter-syscalls"},
+		{"cache over the store", m.editRuns(t, `type=cache,target=[^,\s]+`, "type=cache,target=/nix/store"), "/nix/store"},
+		{"mount typo", m.editRuns(t, `type=cache,`, "type=cahce,"), "RUN flags"},
+		{"closure not copied", m.editRuns(t, `\$\(nix-store -qR [^)]*\)`, "result"), "closure"},
+		{"toolchain layer sees the sources", m.replace(m.instruction(t, 0, "copy", 0), "COPY . ."), "toolchain layer"},
+		{"no toolchain layer", m.replace(m.instruction(t, 0, "run", 0), ""), "toolchain layer"},
+		{"base not scratch", m.replace(m.instruction(t, 1, "from", 0), "FROM debian:12.7"), "scratch"},
+		{"root user", m.replace(user, "USER 0:0"), "root"},
+		{"named user", m.replace(user, "USER nobody"), "numeric"},
+		{"shell-form CMD", m.replace(m.instruction(t, 1, "cmd", -1), "CMD "+strings.Join(img.Cmd, " ")), "exec form"},
+		{"extra instruction", m.replace(user, user.Original+"\nENV GIN_MODE=debug"), "ENV"},
+		{"no EXPOSE", m.replace(m.instruction(t, 1, "expose", 0), ""), "EXPOSE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if !strings.Contains(original, c.old) {
-				t.Fatalf("the Dockerfile no longer contains %q; update this case to the new text", c.old)
-			}
-			d, err := parseDockerfile(strings.NewReader(strings.Replace(original, c.old, c.new, 1)), "Dockerfile")
+			d, err := parseDockerfile(strings.NewReader(c.broken), "Dockerfile")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +129,7 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 					return
 				}
 			}
-			t.Errorf("replacing %q with %q: want a complaint containing %q, got %q", c.old, c.new, c.complaint, problems)
+			t.Errorf("want a complaint containing %q, got %q in:\n%s", c.complaint, problems, c.broken)
 		})
 	}
 }

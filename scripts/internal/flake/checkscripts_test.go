@@ -57,8 +57,8 @@ func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (stri
 func TestGofmtCheckScript(t *testing.T) {
 	testkit.RequireTool(t, "gofmt", "install Go")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["gofmt"]
-	if out, err := runCheckScript(t, check, nil); err != nil {
-		t.Fatalf("gofmt check fails on the repository: %v\n%s", err, out)
+	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "go version go") {
+		t.Fatalf("gofmt check fails on the repository or does not start with go version (err %v):\n%s", err, out)
 	}
 	out, err := runCheckScript(t, check, func(dir string) {
 		writeFile(t, filepath.Join(dir, "scripts", "ugly.go"), "package   scripts\nvar  x=1\n")
@@ -71,8 +71,8 @@ func TestGofmtCheckScript(t *testing.T) {
 func TestShellcheckCheckScript(t *testing.T) {
 	testkit.RequireTool(t, "shellcheck", "apt-get install -y shellcheck")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["shellcheck"]
-	if out, err := runCheckScript(t, check, nil); err != nil {
-		t.Fatalf("shellcheck check fails on the repository: %v\n%s", err, out)
+	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "ShellCheck - shell script analysis tool\nversion: ") {
+		t.Fatalf("shellcheck check fails on the repository or does not start with shellcheck --version (err %v):\n%s", err, out)
 	}
 	out, err := runCheckScript(t, check, func(dir string) {
 		writeFile(t, filepath.Join(dir, "scripts", "bad"), "#!/usr/bin/env bash\necho $1\n")
@@ -94,6 +94,11 @@ func TestShellcheckCheckScript(t *testing.T) {
 
 func TestActionlintCheckScriptFailsWithoutWorkflows(t *testing.T) {
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["actionlint"]
+	// The script stops before running actionlint on anything; a stand-in
+	// answers its version line.
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "actionlint"), "#!/bin/sh\necho 1.7.0\n")
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := runCheckScript(t, check, func(dir string) {
 		if err := os.RemoveAll(filepath.Join(dir, ".github")); err != nil {
 			t.Fatal(err)

@@ -1,3 +1,6 @@
+// Package flake reads the repository's flake.lock and evaluates flake.nix:
+// with real Nix where it can fetch the locked nixpkgs, otherwise offline
+// against a stub nixpkgs (stub.nix).
 package flake
 
 import (
@@ -17,9 +20,6 @@ var stubNix []byte
 // ErrNoNixInstantiate is returned when nix-instantiate is not on PATH.
 var ErrNoNixInstantiate = errors.New("nix-instantiate not found: install Nix (Debian/Ubuntu: apt-get install nix-bin)")
 
-// Systems are the systems flake.nix builds for.
-var Systems = []string{"x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"}
-
 // Outputs is a summary of flake.nix's outputs evaluated against the stub
 // nixpkgs in stub.nix (no nixpkgs download, no build).
 type Outputs struct {
@@ -28,8 +28,9 @@ type Outputs struct {
 	OutputNames []string                         `json:"outputNames"`
 	Packages    map[string]map[string]Package    `json:"packages"`
 	Apps        map[string]map[string]App        `json:"apps"`
-	DevShells   map[string]map[string][]string   `json:"devShells"`
-	Formatter   map[string]string                `json:"formatter"`
+	DevShells   map[string]map[string][]Tool     `json:"devShells"`
+	Formatter   map[string]Formatter             `json:"formatter"`
+	Templates   map[string]Template              `json:"templates"`
 	Checks      map[string]map[string]CheckEntry `json:"checks"`
 }
 
@@ -44,11 +45,11 @@ type Package struct {
 	Name                 string         `json:"name"`
 	Pname                string         `json:"pname"`
 	Version              string         `json:"version"`
-	GoModules            string         `json:"goModules"`
+	GoModules            Vendored       `json:"goModules"`
 	Go                   string         `json:"go"`
+	Stdenv               string         `json:"stdenv"`
 	Src                  []string       `json:"src"`
 	VendorHash           *string        `json:"vendorHash"`
-	VendorHashPos        *Pos           `json:"vendorHashPos"`
 	GoSum                *string        `json:"goSum"`
 	ModRoot              string         `json:"modRoot"`
 	ProxyVendor          bool           `json:"proxyVendor"`
@@ -62,16 +63,24 @@ type Package struct {
 	DontBuild            bool           `json:"dontBuild"`
 	CheckPhase           *string        `json:"checkPhase"`
 	InstallPhase         *string        `json:"installPhase"`
-	NativeCheckInputs    []string       `json:"nativeCheckInputs"`
+	NativeCheckInputs    []Tool         `json:"nativeCheckInputs"`
 	DisallowedReferences []string       `json:"disallowedReferences"`
 	Out                  string         `json:"out"`
 }
 
-// Pos is a source position as builtins.unsafeGetAttrPos reports it.
-type Pos struct {
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
+// Vendored is a package's vendored-modules derivation (fixed-output: its
+// store path Out depends on its name and the vendorHash only).
+type Vendored struct {
+	Name              string   `json:"name"`
+	Out               string   `json:"out"`
+	NativeBuildInputs []string `json:"nativeBuildInputs"`
+}
+
+// Tool is a package on a PATH (a dev shell's, a check's); Go is the Go that
+// built it when it is a buildGoModule package.
+type Tool struct {
+	Name string  `json:"name"`
+	Go   *string `json:"go"`
 }
 
 // Meta is the part of meta the project relies on.
@@ -87,6 +96,18 @@ type App struct {
 	Meta    Meta   `json:"meta"`
 }
 
+// Formatter is formatter.<system>: what `nix fmt` runs.
+type Formatter struct {
+	Name        string `json:"name"`
+	MainProgram string `json:"mainProgram"`
+}
+
+// Template is a templates.<name> entry (`nix flake init -t`).
+type Template struct {
+	Path        string `json:"path"`
+	Description string `json:"description"`
+}
+
 // CheckEntry is a checks.<system>.<name> entry: a buildGoModule derivation
 // (Kind "buildGoModule", the Package fields are set) or a runCommand (Kind
 // "runCommand": Name, Script, NativeBuildInputs and Env, its other
@@ -94,8 +115,8 @@ type App struct {
 type CheckEntry struct {
 	Kind string `json:"kind"`
 	Package
-	Script            string   `json:"script"`
-	NativeBuildInputs []string `json:"nativeBuildInputs"`
+	Script            string `json:"script"`
+	NativeBuildInputs []Tool `json:"nativeBuildInputs"`
 }
 
 // Evaluate evaluates flake.nix in root against the stub nixpkgs, with
@@ -133,16 +154,13 @@ func EvaluatePackages(root string) (map[string]map[string]Package, error) {
 // evalSummary returns the JSON summary of the flake in root (attr "" for all
 // of it, or one attribute of the summary such as "packages").
 func evalSummary(root, rev, attr string) ([]byte, error) {
-	if _, err := exec.LookPath("nix-instantiate"); err != nil {
-		return nil, ErrNoNixInstantiate
-	}
 	tmp, err := os.MkdirTemp("", "flake-eval-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	src := filepath.Join(tmp, "flake")
-	if err := copyFlakeSource(root, src); err != nil {
+	if err := CopyFlakeSource(root, src); err != nil {
 		return nil, fmt.Errorf("copying the flake source from %s: %w", root, err)
 	}
 	stub := filepath.Join(tmp, "stub.nix")
@@ -156,12 +174,21 @@ func evalSummary(root, rev, attr string) ([]byte, error) {
 	if attr != "" {
 		args = append(args, "-A", attr)
 	}
-	return NixInstantiate(args...)
+	out, err := NixInstantiate(args...)
+	if err != nil && strings.Contains(err.Error(), "' missing") {
+		err = fmt.Errorf("%w\n(evaluated against the stub nixpkgs, scripts/internal/flake/stub.nix: if the flake is right, that stub lacks this attribute; add it there as nixpkgs defines it, or run where real Nix can fetch nixpkgs)", err)
+	}
+	return out, err
 }
 
 // PackageAttrs returns the buildGoModule arguments of packages.default for
-// x86_64-linux, evaluated with self.shortRev = rev.
+// x86_64-linux, evaluated with self.shortRev = rev. Where RealNix says real
+// Nix can evaluate the flake it does (rev must then be "": the version is
+// what Nix gives the checkout); otherwise the stub nixpkgs stands in.
 func PackageAttrs(root, rev string) (*Package, error) {
+	if ok, _ := RealNix(root); ok && rev == "" {
+		return realPackageAttrs(root)
+	}
 	outputs, err := Evaluate(root, rev)
 	if err != nil {
 		return nil, err
@@ -189,7 +216,9 @@ func NixInstantiate(args ...string) ([]byte, error) {
 	return out, nil
 }
 
-func copyFlakeSource(root, dst string) error {
+// CopyFlakeSource copies the files of the flake in root that Nix sees (the
+// git-tracked ones, outside git every file) to dst.
+func CopyFlakeSource(root, dst string) error {
 	files, err := gitTracked(root)
 	if err != nil {
 		files, err = allFiles(root)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Lock is flake.lock.
@@ -54,22 +53,4 @@ func ReadLock(root string) (*Lock, error) {
 		return nil, fmt.Errorf("flake.lock: %w", err)
 	}
 	return &lock, nil
-}
-
-// ParseGitHubURL turns "github:owner/repo[/ref]" into the reference Nix
-// records as a lock node's "original".
-func ParseGitHubURL(url string) (OriginalRef, error) {
-	rest, ok := strings.CutPrefix(url, "github:")
-	if !ok {
-		return OriginalRef{}, fmt.Errorf("%q is not a github: flake reference", url)
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return OriginalRef{}, fmt.Errorf("%q: want github:OWNER/REPO[/REF]", url)
-	}
-	ref := OriginalRef{Owner: parts[0], Repo: parts[1], Type: "github"}
-	if len(parts) == 3 {
-		ref.Ref = parts[2]
-	}
-	return ref, nil
 }

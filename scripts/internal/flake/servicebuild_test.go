@@ -12,14 +12,14 @@ import (
 // servicebuild.Build must build the service exactly like packages.default.
 func TestFlakeAndServicebuildAgree(t *testing.T) {
 	testkit.RequireTool(t, "nix-instantiate", installNix)
-	p, err := PackageAttrs(testkit.RepoRoot(t), testRev)
+	p, err := PackageAttrs(testkit.RepoRoot(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(p.Tags, servicebuild.Tags) {
 		t.Errorf("flake tags %v, servicebuild.Tags %v", p.Tags, servicebuild.Tags)
 	}
-	want := strings.Join(servicebuild.LDFlags, " ") + " -X " + servicebuild.VersionVar + "=" + testRev
+	want := strings.Join(servicebuild.LDFlags, " ") + " -X " + servicebuild.VersionVar + "=" + p.Version
 	if got := strings.Join(p.LDFlags, " "); got != want {
 		t.Errorf("flake ldflags %q, servicebuild ldflags %q", got, want)
 	}

@@ -1,8 +1,9 @@
-# A stub nixpkgs for evaluating flake.nix offline with nix-instantiate.
-# Only the attributes flake.nix is known to use exist (each checked against
-# nixpkgs' source, see the README notes), so a typo or an unverified attribute
-# is an evaluation error here too. buildGoModule, runCommand and mkShell record
-# their arguments; the result is a JSON summary of the flake's outputs.
+# A stub nixpkgs for evaluating flake.nix offline with nix-instantiate, where
+# real Nix cannot fetch nixpkgs. buildGoModule, runCommand and mkShell record
+# their arguments and the result is a JSON summary of the flake's outputs.
+# Every pkgs.<name> flake.nix mentions exists (a stand-in derivation), so a
+# package added to the dev shell evaluates; real Nix catches a misspelt one.
+# lib has only the functions flake.nix uses, each as nixpkgs defines it.
 {
   flakeDir,
   rev ? null,
@@ -22,6 +23,9 @@ let
     mapAttrs
     pathExists
     readDir
+    readFile
+    replaceStrings
+    split
     stringLength
     substring
     typeOf
@@ -32,6 +36,8 @@ let
     stringLength s >= stringLength suffix
     && substring (stringLength s - stringLength suffix) (stringLength suffix) s == suffix;
   hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+  removeSuffix =
+    suffix: s: if hasSuffix suffix s then substring 0 (stringLength s - stringLength suffix) s else s;
   hasInfix =
     infix: s:
     let
@@ -125,9 +131,16 @@ let
   };
 
   lib = {
-    inherit genAttrs fileset hasInfix;
+    inherit
+      genAttrs
+      fileset
+      hasInfix
+      replaceStrings
+      ;
     inherit (builtins) concatStringsSep;
     getExe = drv: "${drv}/bin/${drv.meta.mainProgram}";
+    # lib/strings.nix
+    fileContents = file: removeSuffix "\n" (readFile file);
   };
 
   fakeDrv = name: {
@@ -135,6 +148,15 @@ let
     inherit name;
     outPath = "/nix/store/stub-${name}";
   };
+
+  # lib.makeOverridable, for packages called with their dependencies.
+  makeOverridable =
+    f: args:
+    f args
+    // {
+      override =
+        newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
+    };
 
   # lib.toExtension, as mkDerivation's overrideAttrs applies it.
   toExtension =
@@ -149,6 +171,36 @@ let
       )
     else
       (final: prev: f);
+
+  stdenv = fakeDrv "stdenv";
+
+  # goModules as pkgs/build-support/go/module.nix makes it: a fixed-output
+  # derivation named after the package (and go.sum), built with go, git and
+  # cacert, then overrideModAttrs. Its output path depends only on its name and
+  # vendorHash, as for any fixed-output derivation.
+  goModulesOf =
+    final:
+    let
+      goSumSuffix =
+        if final.goSum or null == null then
+          ""
+        else
+          "-" + substring 0 32 (builtins.hashString "sha256" (readFile final.goSum));
+      attrs0 = {
+        name = "${final.name or "${final.pname}-${final.version}"}-go-modules${goSumSuffix}";
+        nativeBuildInputs = [
+          final.go
+          (fakeDrv "gitMinimal")
+          (fakeDrv "cacert")
+        ];
+      };
+      attrs = attrs0 // toExtension (final.overrideModAttrs or { }) attrs0 attrs0;
+    in
+    attrs
+    // {
+      type = "derivation";
+      outPath = "/nix/store/stub-fod-${builtins.hashString "sha256" "${attrs.name}:${toString final.vendorHash}"}-${attrs.name}";
+    };
 
   # buildGoModule: a fixpoint over finalAttrs like lib.extendMkDerivation, so
   # overrideAttrs and finalAttrs behave as in nixpkgs.
@@ -175,8 +227,8 @@ let
             userArgs final
             // {
               name = "${final.pname}-${final.version}";
-              goModules = fakeDrv "${final.pname}-${final.version}-go-modules";
-              inherit go;
+              goModules = goModulesOf final;
+              inherit go stdenv;
             };
           final = foldl' (prev: overlay: prev // overlay final prev) (base final) overlays;
         in
@@ -185,31 +237,54 @@ let
           type = "derivation";
           outPath = "/nix/store/stub-${final.name}";
           _goDrv = true;
-          _vendorHashPos = builtins.unsafeGetAttrPos "vendorHash" (userArgs final);
           overrideAttrs = f: make (overlays ++ [ (toExtension f) ]);
         };
     in
     make [ ];
 
+  # Every name the flake's top-level .nix files could take from pkgs
+  # (pkgs.<name>, legacyPackages.${system}.<name>, or a bare name under
+  # `with pkgs;`), as a stand-in derivation named <name>. Names bound in the
+  # flake itself shadow these; the real packages below replace them.
+  nixFiles = filter (hasSuffix ".nix") (attrNames (readDir dir));
+  mentioned =
+    src: map builtins.head (filter builtins.isList (split "([A-Za-z_][A-Za-z0-9_'-]*)" src));
+
   mkPkgs =
     system:
     let
-      go_1_26 = fakeDrv "go-1.26";
-      tool = fakeDrv;
-    in
-    {
-      inherit lib go_1_26;
-      stdenv.hostPlatform.system = system;
+      go_1_26 = fakeDrv "go_1_26" // {
+        meta.mainProgram = "go";
+      };
       buildGo126Module = buildGoModuleWith go_1_26;
-      buildGoModule = buildGoModuleWith go_1_26;
-      gopls = tool "gopls";
-      gotestsum = tool "gotestsum";
-      golangci-lint = tool "golangci-lint";
-      actionlint = tool "actionlint";
-      shellcheck = tool "shellcheck";
-      flyctl = tool "flyctl";
-      nixfmt = tool "nixfmt";
-      wrk = tool "wrk";
+      # Deliberately another Go than the package's: the flake must build
+      # golangci-lint with the package's Go, whatever nixpkgs chooses.
+      buildGo125Module = buildGoModuleWith (fakeDrv "go_1_25");
+    in
+    genAttrs (concatMap (f: mentioned (readFile (dir + "/${f}"))) nixFiles) fakeDrv
+    // {
+      inherit
+        lib
+        go_1_26
+        buildGo126Module
+        buildGo125Module
+        ;
+      stdenv = stdenv // {
+        hostPlatform.system = system;
+      };
+      buildGoModule = buildGo126Module;
+      golangci-lint = makeOverridable (
+        { buildGo126Module }:
+        buildGo126Module {
+          pname = "golangci-lint";
+          version = "stub";
+          vendorHash = "sha256-stub";
+          meta.mainProgram = "golangci-lint";
+        }
+      ) { buildGo126Module = buildGo125Module; };
+      nixfmt-tree = fakeDrv "nixfmt-tree" // {
+        meta.mainProgram = "treefmt";
+      };
       mkShell = args: fakeDrv "nix-shell" // { _shell = args; };
       runCommand =
         name: env: script:
@@ -241,15 +316,25 @@ let
   self = outputs // revision // { outPath = toString dir; };
   outputs = flake.outputs { inherit self nixpkgs; };
 
+  # A derivation by name, with the Go that built it for buildGoModule ones.
+  tool = d: {
+    name = d.pname or d.name;
+    go = d.go.name or null;
+  };
+  tools = map tool;
   names = map (d: d.name);
 
   goDrvSummary = d: {
     inherit (d) name pname version;
-    goModules = d.goModules.name;
+    goModules = {
+      inherit (d.goModules) name;
+      out = d.goModules.outPath;
+      nativeBuildInputs = names d.goModules.nativeBuildInputs;
+    };
     go = d.go.name;
+    stdenv = d.stdenv.name;
     src = d.src.files or null;
     vendorHash = d.vendorHash or "missing";
-    vendorHashPos = d._vendorHashPos;
     goSum = if d ? goSum then toString d.goSum else null;
     modRoot = d.modRoot or "./";
     proxyVendor = d.proxyVendor or false;
@@ -263,7 +348,7 @@ let
     dontBuild = d.dontBuild or false;
     checkPhase = d.checkPhase or null;
     installPhase = d.installPhase or null;
-    nativeCheckInputs = names (d.nativeCheckInputs or [ ]);
+    nativeCheckInputs = tools (d.nativeCheckInputs or [ ]);
     disallowedReferences = names (d.disallowedReferences or [ ]);
     # Not "outPath": builtins.toJSON would print the set as that string.
     out = d.outPath;
@@ -278,7 +363,7 @@ let
         kind = "runCommand";
         inherit (d) name;
         inherit (d._runCommand) script;
-        nativeBuildInputs = names (d._runCommand.env.nativeBuildInputs or [ ]);
+        nativeBuildInputs = tools (d._runCommand.env.nativeBuildInputs or [ ]);
         env = mapAttrs (_: toString) (removeAttrs d._runCommand.env [ "nativeBuildInputs" ]);
       }
     else
@@ -289,7 +374,11 @@ in
   outputNames = attrNames outputs;
   packages = mapAttrs (_: mapAttrs (_: goDrvSummary)) outputs.packages;
   apps = outputs.apps;
-  devShells = mapAttrs (_: mapAttrs (_: s: names s._shell.packages)) outputs.devShells;
-  formatter = mapAttrs (_: d: d.name) outputs.formatter;
+  devShells = mapAttrs (_: mapAttrs (_: s: tools s._shell.packages)) outputs.devShells;
+  formatter = mapAttrs (_: d: {
+    inherit (d) name;
+    mainProgram = d.meta.mainProgram or null;
+  }) outputs.formatter;
+  templates = mapAttrs (_: t: t // { path = toString t.path; }) (outputs.templates or { });
   checks = mapAttrs (_: mapAttrs (_: checkSummary)) outputs.checks;
 }
