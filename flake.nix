@@ -47,7 +47,7 @@
           src = sourceOf serviceFiles;
 
           # Refresh with scripts/vendorhash --write after changing dependencies.
-          vendorHash = "sha256-n2/gw9dA9h/LRFnkmDSooTcwcNFXh3PGogkRD3DSk7s=";
+          vendorHash = lib.fileContents ./go.mod.sri;
           goSum = ./go.sum;
 
           subPackages = [ "." ];
