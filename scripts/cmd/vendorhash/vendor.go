@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -34,6 +35,9 @@ func vendorHash(dir string) (hash string, untracked []string, err error) {
 	work := filepath.Join(tmp, "module")
 	if untracked, err = copyModule(dir, work); err != nil {
 		return "", nil, fmt.Errorf("copying the module in %s: %w", dir, err)
+	}
+	if slices.Contains(untracked, "go.mod") {
+		return "", untracked, fmt.Errorf("%s is not tracked by git, so Nix does not see the module: git add it (with go.sum and the Go files)", filepath.Join(dir, "go.mod"))
 	}
 	cmd := exec.Command("go", "mod", "vendor")
 	cmd.Dir = work
