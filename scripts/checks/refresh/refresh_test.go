@@ -34,9 +34,12 @@ func TestRefreshFixesABumpOnItsBranch(t *testing.T) {
 	if want == stale {
 		t.Fatalf("%s left the vendorHash at %s; the test needs a bump that changes it", message, stale)
 	}
-	code, stdout, stderr := refresh(t, dir, "--push")
+	code, stdout, stderr, output := refreshInActions(t, dir, "--push")
 	if code != 0 {
 		t.Fatalf("refresh-vendorhash --push: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if output != "pushed=true\n" {
+		t.Errorf("GITHUB_OUTPUT got %q, want pushed=true", output)
 	}
 	tip := o.tip(t, branch)
 	if got := git(t, o.dir, "rev-list", "--count", bumped+".."+tip); got != "1" {
@@ -58,9 +61,9 @@ func TestRefreshFixesABumpOnItsBranch(t *testing.T) {
 	assertOnlyMoved(t, before, o.refs(t), "refs/heads/"+branch)
 
 	again := o.checkout(t, branch)
-	code, stdout, stderr = refresh(t, again, "--push")
-	if code != 0 || !strings.Contains(stdout, fresh) {
-		t.Errorf("second run: exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, fresh)
+	code, stdout, stderr, output = refreshInActions(t, again, "--push")
+	if code != 0 || !strings.Contains(stdout, fresh) || output != "pushed=false\n" {
+		t.Errorf("second run: exit %d, stdout %q, stderr %q, GITHUB_OUTPUT %q; want %q and pushed=false", code, stdout, stderr, output, fresh)
 	}
 	if o.tip(t, branch) != tip || git(t, again, "rev-parse", "HEAD") != tip {
 		t.Error("the second run committed or pushed")
@@ -102,6 +105,30 @@ func TestRefreshOnADetachedHead(t *testing.T) {
 	}
 	if got := git(t, o.dir, "rev-list", "--count", bumped+".."+o.tip(t, branch)); got != "1" {
 		t.Errorf("%s gained %s commits, want 1", branch, got)
+	}
+}
+
+// Without --push (a local run) the commit stays local.
+func TestRefreshWithoutPushCommitsLocally(t *testing.T) {
+	o := newOrigin(t)
+	const branch = "local-bump"
+	bumped := o.branch(t, branch, "bump", func(dir string) { dependabotBump(t, dir) })
+	dir := o.checkout(t, branch)
+	code, stdout, stderr := refresh(t, dir)
+	if code != 0 || !strings.Contains(stdout, "not pushed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want a commit that is not pushed", code, stdout, stderr)
+	}
+	if got := git(t, dir, "rev-list", "--count", bumped+"..HEAD"); got != "1" {
+		t.Errorf("HEAD gained %s commits, want 1", got)
+	}
+	if got := git(t, dir, "log", "-1", "--format=%s"); got != subject {
+		t.Errorf("commit subject %q, want %q", got, subject)
+	}
+	if o.tip(t, branch) != bumped {
+		t.Error("a run without --push pushed")
+	}
+	if git(t, dir, "status", "--porcelain") != "" {
+		t.Error("the work tree is not clean after the commit")
 	}
 }
 
@@ -183,9 +210,9 @@ func TestRefreshIgnoresTheScriptsModule(t *testing.T) {
 		goModEdit(t, scripts, "-require="+r.Path+"@"+unreachableVersion(r))
 	})
 	dir := o.checkout(t, branch)
-	code, stdout, stderr := refresh(t, dir, "--push")
-	if code != 0 || !strings.Contains(stdout, "the scripts module is not built by Nix: nothing to refresh") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want the scripts module message", code, stdout, stderr)
+	code, stdout, stderr, output := refreshInActions(t, dir, "--push")
+	if code != 0 || !strings.Contains(stdout, "the scripts module is not built by Nix: nothing to refresh") || output != "pushed=false\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q, GITHUB_OUTPUT %q; want the scripts module message and pushed=false", code, stdout, stderr, output)
 	}
 	assertNothingDone(t, o, dir, branch, tip, stdout)
 }

@@ -122,18 +122,29 @@ func (o origin) tip(t *testing.T, branch string) string {
 // and output.
 func refresh(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
+	code, stdout, stderr, _ := refreshInActions(t, dir, args...)
+	return code, stdout, stderr
+}
+
+// refreshInActions is refresh with GITHUB_OUTPUT set, as in a workflow
+// step; it also returns what the command wrote there.
+func refreshInActions(t *testing.T, dir string, args ...string) (code int, stdout, stderr, output string) {
+	t.Helper()
+	outputFile := filepath.Join(t.TempDir(), "github-output")
 	cmd := exec.Command(filepath.Join(dir, "scripts", "refresh-vendorhash"), args...)
 	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), "GITHUB_OUTPUT="+outputFile)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
-		return exitErr.ExitCode(), stdout.String(), stderr.String()
+		code = exitErr.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return 0, stdout.String(), stderr.String()
+	written, _ := os.ReadFile(outputFile)
+	return code, out.String(), errOut.String(), string(written)
 }
 
 func git(t *testing.T, dir string, args ...string) string {

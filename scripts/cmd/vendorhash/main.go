@@ -33,6 +33,10 @@ GOTOOLCHAIN=local and GOWORK=off, using your module cache and GOPROXY.
              vendorHash = lib.fileContents ./go.mod.sri;
   --write    write it to DIR/go.mod.sri: one line, the SRI hash
 
+The hash is for buildGoModule's default proxyVendor = false; with
+proxyVendor = true the vendorHash covers the module download cache instead,
+which this tool does not compute.
+
 Exit status:
   0  printed the hash; --check: go.mod.sri is current; --write: done
   1  --check: go.mod.sri is stale (fix: scripts/vendorhash --write)

@@ -136,7 +136,7 @@ func copyModule(src, dst string) (untracked []string, err error) {
 // relative to dir), or nil when dir is not in a git work tree or git is not
 // installed.
 func trackedFiles(dir string) (map[string]bool, error) {
-	if out, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
+	if !inGitWorkTree(dir) {
 		return nil, nil
 	}
 	out, err := exec.Command("git", "-C", dir, "ls-files", "-z").Output()
@@ -148,6 +148,13 @@ func trackedFiles(dir string) (map[string]bool, error) {
 		tracked[f] = true
 	}
 	return tracked, nil
+}
+
+// inGitWorkTree reports whether dir is in a git work tree (false when git is
+// not installed).
+func inGitWorkTree(dir string) bool {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "true"
 }
 
 func exists(path string) bool {
