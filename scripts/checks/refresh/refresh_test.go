@@ -55,6 +55,10 @@ func TestRefreshFixesABumpOnItsBranch(t *testing.T) {
 	if !strings.HasPrefix(msg, subject+"\n") || !strings.Contains(msg, stale) || !strings.Contains(msg, want) {
 		t.Errorf("commit message %q: want %q and a body with the old and new hash", msg, subject)
 	}
+	// Without it Dependabot stops rebasing its PR once another commit is on it.
+	if !strings.Contains(msg, "[dependabot skip]") {
+		t.Errorf("commit message %q lacks [dependabot skip]", msg)
+	}
 	if got := git(t, o.dir, "show", tip+":go.mod.sri"); got != want {
 		t.Errorf("pushed go.mod.sri = %s, want %s", got, want)
 	}
