@@ -63,7 +63,7 @@ func goModVendorError(err error, out []byte, dir string) error {
 	msg := strings.TrimSpace(string(out))
 	hint := "Fix the error above (the Nix build would fail the same way), then run this again."
 	for _, h := range hints {
-		if strings.Contains(msg, h.symptom) {
+		if slices.ContainsFunc(h.symptoms, func(sym string) bool { return strings.Contains(msg, sym) }) {
 			hint = strings.ReplaceAll(h.fix, "DIR", dir)
 			break
 		}
@@ -71,30 +71,19 @@ func goModVendorError(err error, out []byte, dir string) error {
 	return fmt.Errorf("go mod vendor failed for the module in %s:\n  %s\n%s", dir, strings.ReplaceAll(msg, "\n", "\n  "), hint)
 }
 
-const (
-	notTidy    = "The module is not tidy: run `go mod tidy` in DIR, then run this again."
-	newerGo    = "go.mod asks for a newer Go than the local one; nixpkgs builds with GOTOOLCHAIN=local, so keep the go line <= the nixpkgs Go (1.26)."
-	noDownload = "A module could not be downloaded: check the versions in go.mod and that the Go module proxy (GOPROXY) is reachable."
-)
-
-var hints = []struct{ symptom, fix string }{
-	{"missing go.sum entry", notTidy},
-	{"no required module provides package", notTidy},
-	{"updates to go.mod needed", notTidy},
-	{"is not in go.mod", notTidy},
-	{"inconsistent vendoring", notTidy},
-	{"requires go >=", newerGo},
-	{"toolchain", newerGo},
-	{"GOPROXY=off", noDownload},
-	{"dial tcp", noDownload},
-	{"no such host", noDownload},
-	{"reading http", noDownload},
-	{"unknown revision", noDownload},
-	{"invalid version", noDownload},
-	{"404 Not Found", noDownload},
-	{"410 Gone", noDownload},
-	{"verifying", noDownload},
-}
+var hints = []struct {
+	fix      string
+	symptoms []string
+}{{
+	"The module is not tidy: run `go mod tidy` in DIR, then run this again.",
+	[]string{"missing go.sum entry", "no required module provides package", "updates to go.mod needed", "is not in go.mod", "inconsistent vendoring"},
+}, {
+	"go.mod asks for a newer Go than the local one; nixpkgs builds with GOTOOLCHAIN=local, so keep the go line <= the nixpkgs Go (1.26).",
+	[]string{"requires go >=", "toolchain"},
+}, {
+	"A module could not be downloaded: check the versions in go.mod and that the Go module proxy (GOPROXY) is reachable.",
+	[]string{"GOPROXY=off", "dial tcp", "no such host", "reading http", "unknown revision", "invalid version", "404 Not Found", "410 Gone", "verifying"},
+}}
 
 // copyModule copies what go mod vendor reads: go.mod, go.sum and the .go
 // files of the module's packages, leaving out vendor/, nested modules and
