@@ -21,7 +21,7 @@ func BenchmarkVendorHashVsGoModVendor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := vendorHash(root); err != nil { // warm the module cache
+	if _, _, err := vendorHash(root); err != nil { // warm the module cache
 		b.Fatal(err)
 	}
 	work := filepath.Join(b.TempDir(), "module")
@@ -44,7 +44,7 @@ func BenchmarkVendorHashVsGoModVendor(b *testing.B) {
 		}
 
 		start = time.Now()
-		if _, err := vendorHash(root); err != nil {
+		if _, _, err := vendorHash(root); err != nil {
 			b.Fatal(err)
 		}
 		tool += time.Since(start)

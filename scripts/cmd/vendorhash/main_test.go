@@ -14,140 +14,140 @@ import (
 
 const staleHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
-// twoModuleFlake has a service at the root (no dependencies) and a tool in
-// tools/ that depends on golang.org/x/sync.
-func twoModuleFlake(rootHash, toolHash string) string {
-	return `{
-  outputs = { self, nixpkgs }: {
-    # the root module has no dependencies
-    packages.x86_64-linux.default = nixpkgs.legacyPackages.x86_64-linux.buildGoModule {
-      pname = "svc";
-      version = "1";
-      src = ./.;
-      vendorHash = ` + rootHash + `;
-    };
-    packages.x86_64-linux.tool = nixpkgs.legacyPackages.x86_64-linux.buildGoModule {
-      pname = "tool";
-      version = "1";
-      src = ./.;
-      modRoot = "tools";
-      vendorHash = ` + toolHash + `;
-    };
-  };
-}
-`
-}
-
-func writeTwoModuleFlake(t *testing.T, rootHash, toolHash string) string {
+// writeDepModule writes a module that depends on golang.org/x/sync and
+// returns its directory and its vendorHash.
+func writeDepModule(t *testing.T) (string, string) {
 	t.Helper()
 	dep := xSyncFromScriptsGoSum(t)
 	dir := t.TempDir()
-	writeModule(t, dir, map[string]string{
-		"flake.nix":     twoModuleFlake(rootHash, toolHash),
-		"go.mod":        "module example.com/svc\n\ngo 1.25.0\n",
-		"main.go":       "package main\n\nfunc main() {}\n",
-		"tools/go.mod":  dep.goMod(),
-		"tools/go.sum":  dep.goSum,
-		"tools/main.go": importErrgroup,
-	})
-	return dir
+	writeModule(t, dir, map[string]string{"go.mod": dep.goMod(), "go.sum": dep.goSum, "main.go": importErrgroup})
+	hash, _, err := vendorHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, hash
 }
 
 func runTool(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := exitCode(run(args, &stdout, &stderr), &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
-func TestPrintsTheHashAsTheOnlyLine(t *testing.T) {
-	dir := writeTwoModuleFlake(t, "null", "null")
-	want, err := vendorHash(filepath.Join(dir, "tools"))
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runTool(t, filepath.Join(dir, "tools"))
-	if code != 0 || stdout != want+"\n" {
+	return string(data)
+}
+
+func TestPrintsTheHashAsTheOnlyLine(t *testing.T) {
+	dir, want := writeDepModule(t)
+	if code, stdout, stderr := runTool(t, dir); code != 0 || stdout != want+"\n" {
 		t.Errorf("exit %d, stdout %q (stderr %q); want 0 and %q", code, stdout, stderr, want+"\n")
 	}
-	code, stdout, stderr = runTool(t, dir)
+	noDeps := t.TempDir()
+	writeModule(t, noDeps, map[string]string{"go.mod": "module example.com/svc\n\ngo 1.25.0\n", "main.go": "package main\n\nfunc main() {}\n"})
+	code, stdout, stderr := runTool(t, noDeps)
 	if code != 0 || stdout != "null\n" || !strings.Contains(stderr, "vendorHash = null") {
 		t.Errorf("module without dependencies: exit %d, stdout %q, stderr %q; want null and an explanation", code, stdout, stderr)
+	}
+	code, _, stderr = runTool(t, "--write", noDeps)
+	if code != 2 || !strings.Contains(stderr, "vendorHash = null") {
+		t.Errorf("--write on a module without dependencies: exit %d, stderr %q; want 2 and vendorHash = null", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(noDeps, sriFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--write on a module without dependencies wrote %s", sriFile)
 	}
 }
 
 func TestCheckThenWriteThenCheck(t *testing.T) {
-	dir := writeTwoModuleFlake(t, `"`+staleHash+`"`, `"`+staleHash+`"`)
-	toolHash, err := vendorHash(filepath.Join(dir, "tools"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	flakePath := filepath.Join(dir, "flake.nix")
+	dir, want := writeDepModule(t)
+	path := filepath.Join(dir, sriFile)
 
-	code, stdout, stderr := runTool(t, "--check", dir)
-	if code != 1 {
-		t.Fatalf("--check on stale hashes: exit %d, want 1\n%s%s", code, stdout, stderr)
+	code, _, stderr := runTool(t, "--check", dir)
+	if code != 2 || !strings.Contains(stderr, "missing") || !strings.Contains(stderr, "scripts/vendorhash --write") {
+		t.Errorf("--check without %s: exit %d, stderr %q; want 2, missing and the fix", sriFile, code, stderr)
 	}
-	for _, want := range []string{"should be null", "should be " + toolHash} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("--check output lacks %q:\n%s", want, stdout)
-		}
-	}
-	if !strings.Contains(stderr, "scripts/vendorhash --write") {
-		t.Errorf("--check should name the fix:\n%s", stderr)
-	}
-
 	if code, stdout, stderr := runTool(t, "--write", dir); code != 0 {
 		t.Fatalf("--write: exit %d\n%s%s", code, stdout, stderr)
 	}
-	got, err := os.ReadFile(flakePath)
-	if err != nil {
-		t.Fatal(err)
+	if got := readFile(t, path); got != want+"\n" {
+		t.Errorf("%s after --write = %q, want the hash and a newline %q", sriFile, got, want+"\n")
 	}
-	if want := twoModuleFlake("null", `"`+toolHash+`"`); string(got) != want {
-		t.Errorf("flake.nix after --write:\n%s\nwant:\n%s", got, want)
+	if code, stdout, stderr := runTool(t, "--check", dir); code != 0 {
+		t.Errorf("--check after --write: exit %d\n%s%s", code, stdout, stderr)
 	}
 
-	code, stdout, stderr = runTool(t, "--check", dir)
-	if code != 0 || strings.Count(stdout, "ok ") != 2 {
-		t.Errorf("--check after --write: exit %d\n%s%s", code, stdout, stderr)
+	if err := os.WriteFile(path, []byte(staleHash+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runTool(t, "--check", dir)
+	if code != 1 || !strings.Contains(stdout, "should be "+want) || !strings.Contains(stderr, "scripts/vendorhash --write") {
+		t.Errorf("--check on a stale hash: exit %d\n%s%s\nwant 1, the right value and the fix", code, stdout, stderr)
+	}
+	if got := readFile(t, path); got != staleHash+"\n" {
+		t.Errorf("--check changed %s to %q", sriFile, got)
+	}
+	if code, stdout, stderr := runTool(t, "--write", dir); code != 0 || readFile(t, path) != want+"\n" {
+		t.Errorf("--write on a stale hash: exit %d, %s = %q\n%s%s", code, sriFile, readFile(t, path), stdout, stderr)
 	}
 }
 
-func TestCheckRefusesProxyVendor(t *testing.T) {
-	dir := writeTwoModuleFlake(t, "null", `"`+staleHash+`"`)
-	flakePath := filepath.Join(dir, "flake.nix")
-	src, err := os.ReadFile(flakePath)
-	if err != nil {
+// lib.fileContents drops one trailing newline and nothing else, so anything
+// but the hash on one line breaks the Nix build: --check says so and how to
+// fix it, and --write repairs it.
+func TestMalformedSRIIsNamed(t *testing.T) {
+	dir, want := writeDepModule(t)
+	path := filepath.Join(dir, sriFile)
+	for name, content := range map[string]string{
+		"CRLF":              want + "\r\n",
+		"two lines":         want + "\n" + want + "\n",
+		"leading space":     " " + want + "\n",
+		"quoted":            `"` + want + `"` + "\n",
+		"null":              "null\n",
+		"empty":             "",
+		"not base64":        "sha256-" + strings.Repeat("!", 43) + "=\n",
+		"too short":         want[:20] + "\n",
+		"a Nix binding":     "vendorHash = \"" + want + "\";\n",
+		"another algorithm": "sha512-" + strings.TrimPrefix(want, "sha256-") + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := runTool(t, "--check", dir)
+			if code != 2 || !strings.Contains(stderr, "malformed") || !strings.Contains(stderr, "scripts/vendorhash --write") {
+				t.Errorf("--check on %q: exit %d, stderr %q; want 2, malformed and the fix", content, code, stderr)
+			}
+			if code, _, stderr := runTool(t, "--write", dir); code != 0 || readFile(t, path) != want+"\n" {
+				t.Errorf("--write on %q: exit %d, stderr %q, file %q", content, code, stderr, readFile(t, path))
+			}
+		})
+	}
+	if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	withProxy := strings.Replace(string(src), `modRoot = "tools";`, `modRoot = "tools";`+"\n      proxyVendor = true;", 1)
-	if err := os.WriteFile(flakePath, []byte(withProxy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, mode := range []string{"--check", "--write"} {
-		code, _, stderr := runTool(t, mode, dir)
-		if code != 2 || !strings.Contains(stderr, "proxyVendor = true") {
-			t.Errorf("%s with proxyVendor = true: exit %d, stderr %q; want 2 and a refusal", mode, code, stderr)
-		}
-	}
-	after, err := os.ReadFile(flakePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(after) != withProxy {
-		t.Error("--write changed flake.nix although it refused")
+	if code, _, stderr := runTool(t, "--check", dir); code != 0 {
+		t.Errorf("--check on the hash without a newline (lib.fileContents reads it the same): exit %d, %s", code, stderr)
 	}
 }
 
 func TestCheckReportsAFailingModule(t *testing.T) {
-	dir := writeTwoModuleFlake(t, "null", `"`+staleHash+`"`)
-	if err := os.Remove(filepath.Join(dir, "tools", "go.sum")); err != nil {
+	dir, _ := writeDepModule(t)
+	if err := os.Remove(filepath.Join(dir, "go.sum")); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runTool(t, "--check", dir)
-	if code != 2 || !strings.Contains(stderr, "go mod tidy") {
-		t.Errorf("exit %d, stderr %q; want 2 and the go mod tidy hint", code, stderr)
+	for _, mode := range []string{"--check", "--write"} {
+		if code, _, stderr := runTool(t, mode, dir); code != 2 || !strings.Contains(stderr, "go mod tidy") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and the go mod tidy hint", mode, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, sriFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--write wrote %s although the hash could not be computed", sriFile)
 	}
 }
 
@@ -162,8 +162,8 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("-h: exit %d, want 0 and the documented exit codes", code)
 	}
 	code, _, stderr = runTool(t, "--check", t.TempDir())
-	if code != 2 || !strings.Contains(stderr, "flake.nix") {
-		t.Errorf("--check without flake.nix: exit %d, stderr %q", code, stderr)
+	if code != 2 || !strings.Contains(stderr, "no go.mod") {
+		t.Errorf("--check outside a module: exit %d, stderr %q", code, stderr)
 	}
 }
 
@@ -175,9 +175,8 @@ func TestWrapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := writeTwoModuleFlake(t, "null", `"`+staleHash+`"`)
-	want, err := vendorHash(filepath.Join(dir, "tools"))
-	if err != nil {
+	dir, want := writeDepModule(t)
+	if err := os.WriteFile(filepath.Join(dir, sriFile), []byte(staleHash+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -186,7 +185,7 @@ func TestWrapper(t *testing.T) {
 		stdout   string
 		contains string
 	}{
-		{args: []string{"tools"}, code: 0, stdout: want + "\n"},
+		{args: []string{"."}, code: 0, stdout: want + "\n"},
 		{args: []string{"--check", "."}, code: 1, contains: "should be " + want},
 		{args: []string{"--bogus"}, code: 2},
 	}

@@ -29,113 +29,84 @@ func narHash(path string) (string, error) {
 	return "sha256-" + base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
-// writeNAR writes the NAR serialisation of path to w. Entries are sorted
-// bytewise (os.ReadDir sorts by name), regular files record whether the owner
-// may execute them, symlinks record their target.
+// writeNAR writes the NAR serialisation of path to w: strings are
+// length-prefixed and padded to 8 bytes, directory entries are sorted
+// bytewise (os.ReadDir sorts by name), regular files record whether the
+// owner may execute them, symlinks record their target.
 func writeNAR(w *bufio.Writer, path string) error {
-	nw := narWriter{w: w}
-	nw.str("nix-archive-1")
-	if err := nw.node(path); err != nil {
-		return err
-	}
-	return nw.err
+	str(w, "nix-archive-1")
+	return narNode(w, path)
 }
 
-type narWriter struct {
-	w   *bufio.Writer
-	err error
-}
-
-func (nw *narWriter) node(path string) error {
+func narNode(w *bufio.Writer, path string) error {
 	info, err := os.Lstat(path)
 	if err != nil {
 		return err
 	}
-	nw.str("(")
+	str(w, "(")
 	switch mode := info.Mode(); {
 	case mode&os.ModeSymlink != 0:
 		target, err := os.Readlink(path)
 		if err != nil {
 			return err
 		}
-		nw.str("type")
-		nw.str("symlink")
-		nw.str("target")
-		nw.str(target)
+		str(w, "type", "symlink", "target", target)
 	case mode.IsDir():
 		entries, err := os.ReadDir(path)
 		if err != nil {
 			return err
 		}
-		nw.str("type")
-		nw.str("directory")
-		for _, entry := range entries {
-			nw.str("entry")
-			nw.str("(")
-			nw.str("name")
-			nw.str(entry.Name())
-			nw.str("node")
-			if err := nw.node(filepath.Join(path, entry.Name())); err != nil {
+		str(w, "type", "directory")
+		for _, e := range entries {
+			str(w, "entry", "(", "name", e.Name(), "node")
+			if err := narNode(w, filepath.Join(path, e.Name())); err != nil {
 				return err
 			}
-			nw.str(")")
+			str(w, ")")
 		}
 	case mode.IsRegular():
-		nw.str("type")
-		nw.str("regular")
+		str(w, "type", "regular")
 		if mode&0o100 != 0 {
-			nw.str("executable")
-			nw.str("")
+			str(w, "executable", "")
 		}
-		nw.str("contents")
-		if err := nw.contents(path, info.Size()); err != nil {
+		str(w, "contents")
+		if err := contents(w, path, info.Size()); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("%s: a NAR cannot hold a %s", path, mode.Type())
 	}
-	nw.str(")")
-	return nw.err
+	str(w, ")")
+	return nil
 }
 
-func (nw *narWriter) contents(path string, size int64) error {
+func contents(w *bufio.Writer, path string, size int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	nw.uint64(uint64(size))
-	n, err := io.Copy(nw.w, f)
-	if err != nil {
+	_ = binary.Write(w, binary.LittleEndian, uint64(size))
+	if n, err := io.Copy(w, f); err != nil {
 		return err
-	}
-	if n != size {
+	} else if n != size {
 		return fmt.Errorf("%s changed while hashing (read %d bytes, expected %d)", path, n, size)
 	}
-	nw.pad(size)
+	pad(w, size)
 	return nil
 }
 
-func (nw *narWriter) str(s string) {
-	nw.uint64(uint64(len(s)))
-	if nw.err == nil {
-		_, nw.err = nw.w.WriteString(s)
+// str writes each s as a NAR string. Write errors are not checked here:
+// a bufio.Writer keeps the first one and returns it from Flush.
+func str(w *bufio.Writer, ss ...string) {
+	for _, s := range ss {
+		_ = binary.Write(w, binary.LittleEndian, uint64(len(s)))
+		_, _ = w.WriteString(s)
+		pad(w, int64(len(s)))
 	}
-	nw.pad(int64(len(s)))
 }
 
-func (nw *narWriter) uint64(n uint64) {
-	if nw.err != nil {
-		return
-	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], n)
-	_, nw.err = nw.w.Write(b[:])
-}
-
-func (nw *narWriter) pad(n int64) {
-	if rem := n % 8; rem != 0 && nw.err == nil {
-		var zero [8]byte
-		_, nw.err = nw.w.Write(zero[:8-rem])
-	}
+func pad(w *bufio.Writer, n int64) {
+	var zero [8]byte
+	_, _ = w.Write(zero[:(8-n%8)%8])
 }

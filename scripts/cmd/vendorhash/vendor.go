@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -18,17 +19,10 @@ const noDependencies = "null"
 // vendorHash computes the vendorHash of the Go module in dir the way
 // buildGoModule's goModules derivation does: `go mod vendor` in the module
 // root, then the NAR hash of vendor/. It works on a temporary copy, so the
-// caller's vendor/, go.mod and go.sum are never touched. It returns
-// noDependencies when go mod vendor has nothing to write.
-func vendorHash(dir string) (string, error) {
-	hash, _, err := vendorHashOf(dir)
-	return hash, err
-}
-
-// vendorHashOf is vendorHash that also returns the Go files it left out
-// because git does not track them: Nix builds a git flake from tracked files
-// only, so an untracked file must not change the hash.
-func vendorHashOf(dir string) (hash string, untracked []string, err error) {
+// caller's vendor/, go.mod and go.sum are never touched. It also returns the
+// Go files it left out because git does not track them: Nix builds a git
+// flake from tracked files only.
+func vendorHash(dir string) (hash string, untracked []string, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
 		return "", nil, fmt.Errorf("%s is not a Go module root (no go.mod): %w", dir, err)
 	}
@@ -39,79 +33,62 @@ func vendorHashOf(dir string) (hash string, untracked []string, err error) {
 	defer os.RemoveAll(tmp)
 
 	work := filepath.Join(tmp, "module")
-	untracked, err = copyModule(dir, work)
-	if err != nil {
+	if untracked, err = copyModule(dir, work); err != nil {
 		return "", nil, fmt.Errorf("copying the module in %s: %w", dir, err)
 	}
-	if err := goModVendor(work, dir); err != nil {
-		return "", untracked, err
+	if slices.Contains(untracked, "go.mod") {
+		return "", untracked, fmt.Errorf("%s is not tracked by git, so Nix does not see the module: git add it (with go.sum and the Go files)", filepath.Join(dir, "go.mod"))
+	}
+	cmd := exec.Command("go", "mod", "vendor")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", untracked, goModVendorError(err, out, dir)
 	}
 	vendor := filepath.Join(work, "vendor")
-	entries, err := os.ReadDir(vendor)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+	if entries, err := os.ReadDir(vendor); errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
 		return noDependencies, untracked, nil
-	}
-	if err != nil {
-		return "", untracked, err
 	}
 	hash, err = narHash(vendor)
 	return hash, untracked, err
 }
 
-// goModVendor runs go mod vendor in work with the environment of a faithful
-// run: the local Go only, no workspace, modules resolved from go.mod.
-func goModVendor(work, userDir string) error {
-	cmd := exec.Command("go", "mod", "vendor")
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		return nil
-	}
-	msg := strings.TrimSpace(string(out))
+// goModVendorError passes on go's message with the usual cause and its fix;
+// the Nix build would fail the same way.
+func goModVendorError(err error, out []byte, dir string) error {
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
 		return fmt.Errorf("running go mod vendor: %w (is Go installed and on PATH?)", err)
 	}
-	return fmt.Errorf("go mod vendor failed for the module in %s:\n%s\n%s", userDir, indent(msg), hint(msg, userDir))
-}
-
-// hint explains the usual causes of a go mod vendor failure; the Nix build
-// would fail the same way.
-func hint(msg, dir string) string {
-	switch {
-	case strings.Contains(msg, "missing go.sum entry"),
-		strings.Contains(msg, "no required module provides package"),
-		strings.Contains(msg, "updates to go.mod needed"),
-		strings.Contains(msg, "is not in go.mod"),
-		strings.Contains(msg, "inconsistent vendoring"):
-		return fmt.Sprintf("The module is not tidy: run `go mod tidy` in %s, then run this again.", dir)
-	case strings.Contains(msg, "requires go >="), strings.Contains(msg, "toolchain"):
-		return "go.mod asks for a newer Go than the local one; nixpkgs builds with GOTOOLCHAIN=local, so keep the go line <= the nixpkgs Go (1.26)."
-	case strings.Contains(msg, "GOPROXY=off"),
-		strings.Contains(msg, "dial tcp"),
-		strings.Contains(msg, "no such host"),
-		strings.Contains(msg, "reading http"),
-		strings.Contains(msg, "unknown revision"),
-		strings.Contains(msg, "invalid version"),
-		strings.Contains(msg, "404 Not Found"),
-		strings.Contains(msg, "410 Gone"),
-		strings.Contains(msg, "verifying"):
-		return "A module could not be downloaded: check the versions in go.mod and that the Go module proxy (GOPROXY) is reachable."
-	default:
-		return "Fix the error above (the Nix build would fail the same way), then run this again."
+	msg := strings.TrimSpace(string(out))
+	hint := "Fix the error above (the Nix build would fail the same way), then run this again."
+	for _, h := range hints {
+		if slices.ContainsFunc(h.symptoms, func(sym string) bool { return strings.Contains(msg, sym) }) {
+			hint = strings.ReplaceAll(h.fix, "DIR", dir)
+			break
+		}
 	}
+	return fmt.Errorf("go mod vendor failed for the module in %s:\n  %s\n%s", dir, strings.ReplaceAll(msg, "\n", "\n  "), hint)
 }
 
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
-}
+var hints = []struct {
+	fix      string
+	symptoms []string
+}{{
+	"The module is not tidy: run `go mod tidy` in DIR, then run this again.",
+	[]string{"missing go.sum entry", "no required module provides package", "updates to go.mod needed", "is not in go.mod", "inconsistent vendoring"},
+}, {
+	"go.mod asks for a newer Go than the local one; nixpkgs builds with GOTOOLCHAIN=local, so keep the go line <= the nixpkgs Go (1.26).",
+	[]string{"requires go >=", "toolchain"},
+}, {
+	"A module could not be downloaded: check the versions in go.mod and that the Go module proxy (GOPROXY) is reachable.",
+	[]string{"GOPROXY=off", "dial tcp", "no such host", "reading http", "unknown revision", "invalid version", "404 Not Found", "410 Gone", "verifying"},
+}}
 
 // copyModule copies what go mod vendor reads: go.mod, go.sum and the .go
-// files of the module's packages. It leaves out the module's own vendor/,
-// nested modules (directories with their own go.mod), directories the go
-// command ignores (names starting with "." or "_", and testdata), and, in a
-// git work tree, files git does not track (returned, for a warning).
+// files of the module's packages, leaving out vendor/, nested modules and
+// the directories the go command ignores (".*", "_*", testdata). In a git
+// work tree it leaves out, and returns, the files git does not track.
 func copyModule(src, dst string) (untracked []string, err error) {
 	tracked, err := trackedFiles(src)
 	if err != nil {
@@ -121,30 +98,32 @@ func copyModule(src, dst string) (untracked []string, err error) {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if rel != "." && skipDir(rel, d.Name(), path) {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if rel != "go.mod" && rel != "go.sum" && !strings.HasSuffix(d.Name(), ".go") {
+		rel, _ := filepath.Rel(src, path)
+		name := d.Name()
+		switch {
+		case d.IsDir() && rel != "." && (rel == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || exists(filepath.Join(path, "go.mod"))):
+			return filepath.SkipDir
+		case d.IsDir() || (rel != "go.mod" && rel != "go.sum" && !strings.HasSuffix(name, ".go")):
 			return nil
-		}
-		if tracked != nil && !tracked[filepath.ToSlash(rel)] {
+		case tracked != nil && !tracked[filepath.ToSlash(rel)]:
 			untracked = append(untracked, rel)
 			return nil
 		}
-		return copyFile(path, filepath.Join(dst, rel))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
 	})
 	return untracked, err
 }
 
 // trackedFiles is the set of files git tracks below dir (slash-separated,
-// relative to dir), or nil when dir is not inside a git work tree.
+// relative to dir), or nil when dir is not in a git work tree or git is not
+// installed.
 func trackedFiles(dir string) (map[string]bool, error) {
 	if !inGitWorkTree(dir) {
 		return nil, nil
@@ -155,32 +134,19 @@ func trackedFiles(dir string) (map[string]bool, error) {
 	}
 	tracked := map[string]bool{}
 	for _, f := range strings.Split(string(out), "\x00") {
-		if f != "" {
-			tracked[f] = true
-		}
+		tracked[f] = true
 	}
 	return tracked, nil
 }
 
-// inGitWorkTree reports whether dir is inside a git work tree (false when
-// git is not installed).
+// inGitWorkTree reports whether dir is in a git work tree (false when git is
+// not installed).
 func inGitWorkTree(dir string) bool {
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
 	return err == nil && strings.TrimSpace(string(out)) == "true"
 }
 
-func skipDir(rel, name, path string) bool {
-	if rel == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-		return true
-	}
-	_, err := os.Stat(filepath.Join(path, "go.mod"))
+func exists(path string) bool {
+	_, err := os.Stat(path)
 	return err == nil
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
 }

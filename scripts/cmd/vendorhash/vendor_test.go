@@ -34,7 +34,7 @@ func TestVendorHashMatchesNixOnGoModVendor(t *testing.T) {
 	dep := xSyncFromScriptsGoSum(t)
 	dir := t.TempDir()
 	writeModule(t, dir, map[string]string{"go.mod": dep.goMod(), "go.sum": dep.goSum, "main.go": importErrgroup})
-	got, err := vendorHash(dir)
+	got, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestNewImportChangesTheHash(t *testing.T) {
 	dep := xSyncFromScriptsGoSum(t)
 	dir := t.TempDir()
 	writeModule(t, dir, map[string]string{"go.mod": dep.goMod(), "go.sum": dep.goSum, "main.go": importErrgroup})
-	before, err := vendorHash(dir)
+	before, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestNewImportChangesTheHash(t *testing.T) {
 	writeModule(t, dir, map[string]string{
 		"internal/limit/limit.go": "package limit\n\nimport _ \"golang.org/x/sync/semaphore\"\n",
 	})
-	after, err := vendorHash(dir)
+	after, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestUserModuleIsLeftAlone(t *testing.T) {
 	dep := xSyncFromScriptsGoSum(t)
 	dir := t.TempDir()
 	writeModule(t, dir, map[string]string{"go.mod": dep.goMod(), "go.sum": dep.goSum, "main.go": importErrgroup})
-	clean, err := vendorHash(dir)
+	clean, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestUserModuleIsLeftAlone(t *testing.T) {
 		"vendor/golang.org/x/sync/errgroup/x": "stale",
 	})
 	before := treeFingerprint(t, dir)
-	got, err := vendorHash(dir)
+	got, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestModuleWithoutDependenciesNeedsNull(t *testing.T) {
 		"go.mod":  "module example.com/m\n\ngo 1.25.0\n",
 		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println() }\n",
 	})
-	got, err := vendorHash(dir)
+	got, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestUntidyModuleSaysRunGoModTidy(t *testing.T) {
 			dir := t.TempDir()
 			writeModule(t, dir, files)
 			before := treeFingerprint(t, dir)
-			_, err := vendorHash(dir)
+			_, _, err := vendorHash(dir)
 			if err == nil {
 				t.Fatal("vendorHash succeeded on a module that is not tidy")
 			}
@@ -149,7 +149,7 @@ func TestModuleThatCannotDownloadIsReported(t *testing.T) {
 		"go.sum":  "example.invalid/nothing v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nexample.invalid/nothing v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
 		"main.go": "package main\n\nimport _ \"example.invalid/nothing\"\n\nfunc main() {}\n",
 	})
-	_, err := vendorHash(dir)
+	_, _, err := vendorHash(dir)
 	if err == nil {
 		t.Fatal("vendorHash succeeded without being able to download example.invalid/nothing")
 	}
@@ -159,7 +159,7 @@ func TestModuleThatCannotDownloadIsReported(t *testing.T) {
 }
 
 func TestNotAModule(t *testing.T) {
-	_, err := vendorHash(t.TempDir())
+	_, _, err := vendorHash(t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "no go.mod") {
 		t.Errorf("err = %v, want a message that the directory has no go.mod", err)
 	}
@@ -209,7 +209,7 @@ func TestGoLineNewerThanLocalGoIsExplained(t *testing.T) {
 		"go.mod":  "module example.com/m\n\ngo 1.99.0\n",
 		"main.go": "package main\n\nfunc main() {}\n",
 	})
-	_, err := vendorHash(dir)
+	_, _, err := vendorHash(dir)
 	if err == nil {
 		t.Fatal("vendorHash succeeded although go.mod asks for Go 1.99 and GOTOOLCHAIN=local")
 	}
@@ -231,7 +231,7 @@ func TestUntrackedFilesDoNotCount(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	tracked, err := vendorHash(dir)
+	tracked, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +239,8 @@ func TestUntrackedFilesDoNotCount(t *testing.T) {
 		"internal/limit/limit.go": "package limit\n\nimport _ \"golang.org/x/sync/semaphore\"\n",
 	})
 	var stdout, stderr strings.Builder
-	if code := run([]string{dir}, &stdout, &stderr); code != 0 {
-		t.Fatalf("vendorhash %s exited %d: %s", dir, code, stderr.String())
+	if err := run([]string{dir}, &stdout, &stderr); err != nil {
+		t.Fatalf("vendorhash %s: %v: %s", dir, err, stderr.String())
 	}
 	if got := strings.TrimSpace(stdout.String()); got != tracked {
 		t.Errorf("with an untracked file the hash changed from %s to %s; Nix would not see that file", tracked, got)
@@ -251,7 +251,7 @@ func TestUntrackedFilesDoNotCount(t *testing.T) {
 	if out, err := exec.Command("git", "-C", dir, "add", ".").CombinedOutput(); err != nil {
 		t.Fatalf("git add: %v\n%s", err, out)
 	}
-	added, err := vendorHash(dir)
+	added, _, err := vendorHash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,3 @@
+// Package refresh tests scripts/refresh-vendorhash against a local bare
+// repository that stands in for GitHub.
+package refresh
