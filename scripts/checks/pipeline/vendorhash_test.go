@@ -31,6 +31,15 @@ func TestVendorhashRunsOnlyOnDependabotsGomodPullRequestsFromThisRepository(t *t
 	if got := strings.Join(triggers(wf), ","); got != "pull_request" {
 		t.Errorf("vendorhash.yml triggers = %s, want pull_request only (never pull_request_target: the write token must not meet code from a fork)", got)
 	}
+	if paths := path(wf.root, "on", "pull_request", "paths"); paths != nil {
+		var got []string
+		for _, p := range paths.Content {
+			got = append(got, p.Value)
+		}
+		if !contains(got, "go.mod") || !contains(got, "go.sum") {
+			t.Errorf("vendorhash.yml: on.pull_request.paths %v must include go.mod and go.sum (what a gomod bump of the root module changes)", got)
+		}
+	}
 	cond := get(j.node, "if")
 	if cond == nil {
 		t.Fatalf("vendorhash.yml job %s has no if: it would run with a write token on every pull request", j.id)
