@@ -97,21 +97,42 @@ func TestFlakeTestReportIsOnlyTakenFromAPassingFlakeCheck(t *testing.T) {
 	}
 }
 
+// TestCIRunsEachCheckOnce: nix flake check runs the service's tests, vet
+// and golangci-lint, gofmt, shellcheck and actionlint; scripts/test, after
+// it, runs only what no flake check does.
+func TestCIRunsEachCheckOnce(t *testing.T) {
+	flake := checksStep(t, "runs nix flake check", runs("nix flake check"))
+	test := checksStep(t, "runs scripts/test", runs("scripts/test"))
+	if !strings.Contains(test.str("run"), "--skip-flake-checks") {
+		t.Errorf("ci.yml: «%s» runs %q: add --skip-flake-checks, or the service's tests, vet and golangci-lint run a second time", test.str("name"), test.str("run"))
+	}
+	if test.index < flake.index {
+		t.Errorf("ci.yml: scripts/test --skip-flake-checks (#%d) comes before nix flake check (#%d), whose checks it relies on", test.index, flake.index)
+	}
+}
+
 func TestScriptsTestFailuresAreSummarisedAndAnnotated(t *testing.T) {
 	test := checksStep(t, "runs scripts/test", runs("scripts/test"))
 	if !strings.Contains(test.str("run"), "--report reports") {
 		t.Errorf("ci.yml: scripts/test must write its reports to reports/ (--report reports), runs %q", test.str("run"))
 	}
-	summary := checksStep(t, "summarises reports/service.json", usesAction("dorny/test-reporter", "reports/service.json"))
-	annotate := checksStep(t, "annotates reports/service.junit.xml", usesAction("mikepenz/action-junit-report", "reports/service.junit.xml"))
+	// scripts/test --report writes scripts.*, and service.* when it runs the
+	// service's tests (not with --skip-flake-checks).
+	written := []string{"scripts"}
+	unwritten := []string{"service"}
+	if !strings.Contains(test.str("run"), "--skip-flake-checks") {
+		written, unwritten = append(written, "service"), nil
+	}
+	summary := checksStep(t, "summarises reports/scripts.json", usesAction("dorny/test-reporter", "reports/scripts.json"))
+	annotate := checksStep(t, "annotates reports/scripts.junit.xml", usesAction("mikepenz/action-junit-report", "reports/scripts.junit.xml"))
 	for _, c := range []struct {
 		step  ciStep
 		paths string
-		want  []string
+		ext   string
 	}{
-		{test, "", nil},
-		{summary, summary.with("path"), []string{"reports/service.json", "reports/scripts.json"}},
-		{annotate, annotate.with("report_paths"), []string{"reports/service.junit.xml", "reports/scripts.junit.xml"}},
+		{test, "", ""},
+		{summary, summary.with("path") + " " + summary.str("if"), ".json"},
+		{annotate, annotate.with("report_paths") + " " + annotate.str("if"), ".junit.xml"},
 	} {
 		if !strings.Contains(c.step.str("if"), "!cancelled()") {
 			t.Errorf("ci.yml: «%s» must run when earlier steps failed (if: !cancelled() ...), has if %q", c.step.str("name"), c.step.str("if"))
@@ -119,9 +140,17 @@ func TestScriptsTestFailuresAreSummarisedAndAnnotated(t *testing.T) {
 		if c.step.index < test.index {
 			t.Errorf("ci.yml: «%s» comes before scripts/test, whose reports it reads", c.step.str("name"))
 		}
-		for _, w := range c.want {
-			if !strings.Contains(c.paths, w) {
-				t.Errorf("ci.yml: «%s» does not read %s (reads %q)", c.step.str("name"), w, c.paths)
+		if c.ext == "" {
+			continue
+		}
+		for _, name := range written {
+			if w := "reports/" + name + c.ext; !strings.Contains(c.paths, w) {
+				t.Errorf("ci.yml: «%s» does not read %s, which scripts/test writes (reads %q)", c.step.str("name"), w, c.paths)
+			}
+		}
+		for _, name := range unwritten {
+			if w := "reports/" + name + c.ext; strings.Contains(c.paths, w) {
+				t.Errorf("ci.yml: «%s» reads %s, which scripts/test --skip-flake-checks never writes (the flake's report is reports/nix/)", c.step.str("name"), w)
 			}
 		}
 	}

@@ -11,58 +11,81 @@ import (
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
-// pinnedActions is the table in shared/reference/actions.md: the only
-// actions a workflow may use, each at this commit, with this tag comment
-// (zizmor's ref-version-mismatch compares the two).
-var pinnedActions = map[string]struct{ sha, tag string }{
-	"actions/checkout":                     {"3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"},
-	"cachix/install-nix-action":            {"630ae543ea3a38a9a4166f03376c02c50f408342", "v31.11.0"},
-	"nix-community/cache-nix-action":       {"7df957e333c1e5da7721f60227dbba6d06080569", "v7.0.2"},
-	"superfly/flyctl-actions/setup-flyctl": {"ed8efb33836e8b2096c7fd3ba1c8afe303ebbff1", "1.6"},
-	"dorny/test-reporter":                  {"a43b3a5f7366b97d083190328d2c652e1a8b6aa2", "v3.0.0"},
-	"mikepenz/action-junit-report":         {"d9f48fc87bc235f7e214acf696ca5abc0a986f16", "v6.4.2"},
-	"actions/upload-artifact":              {"bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"},
-	"DeterminateSystems/update-flake-lock": {"834c491b2ece4de0bbd00d85214bb5e83b4da5c6", "v28"},
-}
-
 // cacheActions must never run in the deploy job.
 var cacheActions = []string{"actions/cache", "nix-community/cache-nix-action", "DeterminateSystems/magic-nix-cache-action"}
 
-var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var (
+	fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	// versionComment is the tag a SHA was taken from, as Dependabot writes it
+	// back when it bumps the pin (zizmor's ref-version-mismatch compares them).
+	versionComment = regexp.MustCompile(`^# v?\d+(\.\d+)*$`)
+	actionName     = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?$`)
+)
 
-func TestEveryActionIsPinnedToItsSHAWithTheTagComment(t *testing.T) {
+type pin struct{ sha, comment, where string }
+
+func TestEveryActionIsPinnedToAFullSHAWithItsVersionComment(t *testing.T) {
+	seen := map[string]pin{}
 	for _, wf := range loadWorkflows(t) {
 		for _, j := range wf.jobs() {
 			if j.reusableCall() {
 				if uses := get(j.node, "uses").Value; !strings.HasPrefix(uses, "./.github/workflows/") {
-					t.Errorf("%s: job %s calls %q: only this repository's workflows may be called", wf.file, j.id, uses)
+					t.Errorf("%s: job %s calls %q: only this repository's workflows (./.github/workflows/...) may be called", wf.file, j.id, uses)
 				}
 				continue
 			}
 			for i, step := range j.steps() {
 				usesNode := get(step, "uses")
-				if usesNode == nil {
-					continue
+				if usesNode == nil || strings.HasPrefix(usesNode.Value, "./") {
+					continue // no action, or a local one (same commit as the workflow)
 				}
 				where := wf.file + ": job " + j.id + " step " + stepLabel(step, i)
 				action, ref, ok := strings.Cut(usesNode.Value, "@")
-				if !ok || strings.HasPrefix(action, "docker://") {
-					t.Errorf("%s: uses %q is not owner/repo@sha", where, usesNode.Value)
+				switch {
+				case !ok || !actionName.MatchString(action):
+					t.Errorf("%s: uses %q: write owner/repo@<full commit SHA> # <tag>", where, usesNode.Value)
+					continue
+				case !fullSHA.MatchString(ref):
+					t.Errorf("%s: %s@%s is not pinned to a full 40-hex commit SHA: use the SHA the tag points to, with the tag as a comment (%s@<sha> # %s)", where, action, ref, action, ref)
+					continue
+				case !versionComment.MatchString(usesNode.LineComment):
+					t.Errorf("%s: %s@%s needs the tag it was taken from as its comment (e.g. # v1.2.3), has %q", where, action, ref, usesNode.LineComment)
 					continue
 				}
-				pin, known := pinnedActions[action]
-				switch {
-				case !known:
-					t.Errorf("%s: %s is not in the table of allowed actions (shared/reference/actions.md)", where, action)
-				case !fullSHA.MatchString(ref):
-					t.Errorf("%s: %s@%s is not pinned to a full 40-hex commit SHA; use %s # %s", where, action, ref, pin.sha, pin.tag)
-				case ref != pin.sha:
-					t.Errorf("%s: %s is pinned to %s, the table says %s (%s)", where, action, ref, pin.sha, pin.tag)
-				case usesNode.LineComment != "# "+pin.tag:
-					t.Errorf("%s: %s@%s has comment %q, want %q", where, action, ref, usesNode.LineComment, "# "+pin.tag)
+				p := pin{ref, usesNode.LineComment, where}
+				if prev, dup := seen[action]; dup && (prev.sha != p.sha || prev.comment != p.comment) {
+					t.Errorf("%s pins %s to %s %s, but %s pins it to %s %s: use one pin everywhere", where, action, p.sha, p.comment, prev.where, prev.sha, prev.comment)
 				}
+				seen[action] = p
 			}
 		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no workflow uses an action: the policy check found nothing to check")
+	}
+}
+
+func TestThePinRulesRejectTagsShortSHAsAndMissingComments(t *testing.T) {
+	sha := strings.Repeat("0a", 20)
+	for _, c := range []struct{ uses, comment string }{
+		{"some/action@v4", "# v4"},          // a tag moves
+		{"some/action@" + sha[:39], "# v4"}, // a short SHA
+		{"some/action@" + sha, ""},          // no tag for Dependabot to update
+		{"some/action@" + sha, "# main"},    // a branch, not a tag
+		{"not-an-action@" + sha, "# v4"},    // not owner/repo
+	} {
+		action, ref, _ := strings.Cut(c.uses, "@")
+		if actionName.MatchString(action) && fullSHA.MatchString(ref) && versionComment.MatchString(c.comment) {
+			t.Errorf("%s %s passes the pin rules; it must not", c.uses, c.comment)
+		}
+	}
+	for _, comment := range []string{"# v31.11.0", "# 1.6", "# v28"} {
+		if !versionComment.MatchString(comment) {
+			t.Errorf("the pin rules reject the tag comment %q", comment)
+		}
+	}
+	if !actionName.MatchString("superfly/flyctl-actions/setup-flyctl") {
+		t.Error("the pin rules reject an action in a subdirectory (owner/repo/path)")
 	}
 }
 
@@ -75,8 +98,23 @@ func TestTopLevelPermissionsAreEmpty(t *testing.T) {
 	}
 }
 
-// allowedPermissions is what each job may hold: reading the repository.
-var allowedPermissions = map[string]string{"contents": "read"}
+// readOnly is what a job may hold: reading the repository. Only the job
+// that fixes Dependabot's pull requests (dependabotWrites) may write.
+var readOnly = map[string]string{"contents": "read"}
+
+// dependabotWrites is what the vendorHash job may hold, and only while its
+// condition admits nothing but Dependabot's pull requests from this
+// repository: contents to push the fix, actions to start CI on it.
+var dependabotWrites = map[string]string{"contents": "write", "actions": "write"}
+
+// dependabotOnly tells whether a job runs only for Dependabot's pull
+// requests from a branch of this repository.
+func dependabotOnly(wf workflow, j job) bool {
+	cond := get(j.node, "if")
+	return strings.Join(triggers(wf), ",") == "pull_request" && cond != nil &&
+		strings.Contains(cond.Value, "github.event.pull_request.user.login == 'dependabot[bot]'") &&
+		strings.Contains(cond.Value, "github.event.pull_request.head.repo.full_name == github.repository")
+}
 
 func TestEveryJobDeclaresMinimalPermissions(t *testing.T) {
 	for _, wf := range loadWorkflows(t) {
@@ -90,9 +128,16 @@ func TestEveryJobDeclaresMinimalPermissions(t *testing.T) {
 				t.Errorf("%s: job %s permissions %q: list scopes explicitly", wf.file, j.id, p.Value)
 				continue
 			}
+			allowed := readOnly
+			if dependabotOnly(wf, j) {
+				allowed = dependabotWrites
+			}
 			for _, scope := range keys(p) {
-				if got, want := get(p, scope).Value, allowedPermissions[scope]; got != want {
-					t.Errorf("%s: job %s asks for %s: %s; allowed: %v", wf.file, j.id, scope, got, allowedPermissions)
+				got, want := get(p, scope).Value, allowed[scope]
+				readsWhatItMayWrite := got == "read" && want == "write"
+				if got != want && !readsWhatItMayWrite {
+					t.Errorf("%s: job %s asks for %s: %s; allowed: %v (write scopes only in a job limited to Dependabot's pull requests from this repository)",
+						wf.file, j.id, scope, got, allowed)
 				}
 			}
 		}
@@ -111,15 +156,33 @@ func TestNoExpressionInsideRun(t *testing.T) {
 	}
 }
 
-func TestCheckoutsDoNotPersistCredentials(t *testing.T) {
+// pushes tells whether a job pushes commits: it runs a command with --push
+// and holds contents: write.
+func pushes(j job) bool {
+	if v := path(j.node, "permissions", "contents"); v == nil || v.Value != "write" {
+		return false
+	}
+	for _, step := range j.steps() {
+		if run := get(step, "run"); run != nil && strings.Contains(run.Value, "--push") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCheckoutsPersistCredentialsOnlyWhereTheJobPushes(t *testing.T) {
 	for _, wf := range loadWorkflows(t) {
 		for _, j := range wf.jobs() {
 			for i, step := range j.steps() {
 				if u := get(step, "uses"); u == nil || !strings.HasPrefix(u.Value, "actions/checkout@") {
 					continue
 				}
-				if v := path(step, "with", "persist-credentials"); v == nil || v.Value != "false" {
-					t.Errorf("%s: job %s step %s: actions/checkout needs with: persist-credentials: false", wf.file, j.id, stepLabel(step, i))
+				v := path(step, "with", "persist-credentials")
+				switch {
+				case pushes(j) && (v == nil || v.Value != "true"):
+					t.Errorf("%s: job %s step %s: the job pushes; say persist-credentials: true so it is explicit", wf.file, j.id, stepLabel(step, i))
+				case !pushes(j) && (v == nil || v.Value != "false"):
+					t.Errorf("%s: job %s step %s: actions/checkout needs with: persist-credentials: false (the job pushes nothing)", wf.file, j.id, stepLabel(step, i))
 				}
 			}
 		}
@@ -226,6 +289,9 @@ func TestDeployRunsAfterCIInProductionWithoutCancellation(t *testing.T) {
 	if v := path(wf.root, "concurrency", "cancel-in-progress"); v == nil || v.Value != "false" {
 		t.Errorf("deploy.yml's workflow concurrency must not cancel a running deploy")
 	}
+	if g := path(wf.root, "concurrency", "group"); g == nil || !strings.Contains(g.Value, "github.ref") {
+		t.Errorf("deploy.yml: the workflow's concurrency group must name the branch (github.ref): a workflow_dispatch on another branch would otherwise wait behind, or displace, a pending deploy of main")
+	}
 	if g1, g2 := path(wf.root, "concurrency", "group"), path(d, "concurrency", "group"); g1 != nil && g2 != nil && g1.Value == g2.Value {
 		t.Errorf("deploy.yml: the job's concurrency group equals the workflow's (%q): the job would wait for its own run", g1.Value)
 	}
@@ -250,11 +316,16 @@ func TestDeployRunsAfterCIInProductionWithoutCancellation(t *testing.T) {
 	}
 }
 
-func TestCIIsReusableAndRunsOnPullRequestsAndPushes(t *testing.T) {
+func TestCIRunsOncePerPullRequestCommitAndIsReusable(t *testing.T) {
 	wf := workflowNamed(t, "ci.yml")
 	got := strings.Join(triggers(wf), ",")
-	if got != "pull_request,push,workflow_call" {
-		t.Errorf("ci.yml triggers = %s, want pull_request,push,workflow_call", got)
+	if got != "pull_request,workflow_call,workflow_dispatch" {
+		t.Errorf("ci.yml triggers = %s, want pull_request,workflow_call,workflow_dispatch: "+
+			"a push trigger runs a pull request's commits a second time (main is tested by deploy.yml through workflow_call; "+
+			"workflow_dispatch lets vendorhash.yml start CI on the commit it pushes)", got)
+	}
+	if cancel := path(wf.root, "concurrency", "cancel-in-progress"); cancel == nil || !strings.Contains(cancel.Value, "github.event_name == 'pull_request'") {
+		t.Errorf("ci.yml: concurrency must cancel only superseded pull request runs (cancel-in-progress: ${{ github.event_name == 'pull_request' }}); a run for main or a dispatch must finish")
 	}
 	for _, j := range wf.jobs() {
 		for i, step := range j.steps() {
