@@ -102,7 +102,7 @@ func readDeployTimeouts(script, flyToml string, stepEnv map[string]string) (depl
 		verify = m[1]
 	}
 	if d.verify, err = time.ParseDuration(verify); err != nil {
-		return d, fmt.Errorf("FLAKESHIP_VERIFY_TIMEOUT: %v", err)
+		return d, fmt.Errorf("FLAKESHIP_VERIFY_TIMEOUT: %w", err)
 	}
 
 	var cfg struct {
@@ -114,7 +114,7 @@ func readDeployTimeouts(script, flyToml string, stepEnv map[string]string) (depl
 		} `toml:"deploy"`
 	}
 	if _, err := toml.Decode(flyToml, &cfg); err != nil {
-		return d, fmt.Errorf("fly.toml: %v (wait_timeout and release_command_timeout must be duration strings such as \"3m\")", err)
+		return d, fmt.Errorf("fly.toml: %w (wait_timeout and release_command_timeout must be duration strings such as \"3m\")", err)
 	}
 	d.strategy = cfg.Deploy.Strategy
 	wait := stepEnv["FLAKESHIP_WAIT_TIMEOUT"] // passed as --wait-timeout, which beats fly.toml
@@ -125,14 +125,14 @@ func readDeployTimeouts(script, flyToml string, stepEnv map[string]string) (depl
 		return d, fmt.Errorf("fly.toml has no [deploy] wait_timeout: set it (e.g. wait_timeout = \"3m\") so the deploy's time budget is known")
 	}
 	if d.wait, err = time.ParseDuration(wait); err != nil {
-		return d, fmt.Errorf("[deploy] wait_timeout: %v", err)
+		return d, fmt.Errorf("[deploy] wait_timeout: %w", err)
 	}
 	if cfg.Deploy.ReleaseCommand != "" {
 		if cfg.Deploy.ReleaseCommandTimeout == "" {
 			return d, fmt.Errorf("fly.toml has a release_command but no release_command_timeout: set one so the deploy's time budget is known")
 		}
 		if d.releaseCommand, err = time.ParseDuration(cfg.Deploy.ReleaseCommandTimeout); err != nil {
-			return d, fmt.Errorf("[deploy] release_command_timeout: %v", err)
+			return d, fmt.Errorf("[deploy] release_command_timeout: %w", err)
 		}
 	}
 	return d, nil

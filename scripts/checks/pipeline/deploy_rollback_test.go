@@ -135,9 +135,11 @@ func TestRollbackWithoutThePreviousFlyTomlFallsBackToTheCurrentOne(t *testing.T)
 func TestMissingAppSaysToCreateIt(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, "")
-	// As flyctl v0.4.87 prints it: status.go wraps fly-go's GetAppCompact
-	// error ("failed to run <query>: " + the API's GraphQL message).
-	s.planError(1, "Error: failed to get app: failed to run query ($appName: String!) { appcompact:app(name: $appName) { id name } }: Could not find App\n")
+	// As flyctl v0.4.87 prints it (internal/cli/cli.go, printError):
+	// status.go wraps fly-go v0.9.5's GetAppCompact error, "failed to run
+	// <the query, verbatim>: " and the API's GraphQL message.
+	s.planError(1, "Error: failed to get app: failed to run \n\t\tquery ($appName: String!) {\n\t\t\tappcompact:app(name: $appName) {\n"+
+		"\t\t\t\tid\n\t\t\t\tname\n\t\t\t}\n\t\t}\n\t: Could not find App\n")
 
 	r := s.run("--config", s.config)
 
