@@ -457,7 +457,7 @@ func TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy(t *testing.
 	assertCalls(t, r, s.statusCall(), s.deployCall(), s.statusCall()) // no deploy --image
 	assertSays(t, r, "flyctl deploy failed during the rollout of git-"+newSHA)
 	assertSays(t, r, "release git-"+oldSHA+" is serving at "+s.proxy)
-	assertSays(t, r, "no machine runs git-"+newSHA+" (flyctl removed them), so nothing was rolled back: the previous release is "+oldImage+", which is serving again")
+	assertSays(t, r, "no machine runs git-"+newSHA+", so nothing was rolled back: the previous release is "+oldImage+", which still serves")
 	s.assertOutputs(map[string]string{
 		"url": s.proxy, "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
 	})
