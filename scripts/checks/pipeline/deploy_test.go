@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,19 +26,28 @@ const (
 	newImage = "registry.fly.io/" + e2eApp + ":git-" + newSHA
 )
 
-// fakeFlyctl records each call's argv (one line) and plays call N from the
-// plan directory: N.out is printed, N.sleep makes it hang, N.serve becomes
-// what the stand-in proxy serves, N.rc is the exit code (default 0).
+func imageOf(commit string) string { return "registry.fly.io/" + e2eApp + ":git-" + commit }
+
+// fakeFlyctl records each call's argv (one line) and the file it got as
+// --config (N.config), and plays call N from the plan directory: N.out is
+// printed (N.err to stderr), N.sleep makes it hang, N.serve becomes what the stand-in proxy
+// serves, N.rc is the exit code (default 0).
 const fakeFlyctl = `#!/usr/bin/env bash
 set -euo pipefail
 dir="$FAKE_FLYCTL_DIR"
 n=$(( $(wc -l <"$dir/calls") + 1 ))
 printf '%s\n' "$*" >>"$dir/calls"
+prev=""
+for arg in "$@"; do
+  if [[ "$prev" == --config ]]; then cp "$arg" "$dir/$n.config"; fi
+  prev="$arg"
+done
 if [[ -z "${FLY_API_TOKEN:-}" ]]; then
   echo "Error: no access token available. Please login with 'flyctl auth login'" >&2
   exit 1
 fi
 if [[ -f "$dir/$n.out" ]]; then cat "$dir/$n.out"; fi
+if [[ -f "$dir/$n.err" ]]; then cat "$dir/$n.err" >&2; fi
 if [[ -f "$dir/$n.sleep" ]]; then exec sleep "$(cat "$dir/$n.sleep")"; fi
 if [[ -f "$dir/$n.serve" ]]; then cp "$dir/$n.serve" "$dir/serving"; fi
 exit "$(cat "$dir/$n.rc" 2>/dev/null || echo 0)"
@@ -70,8 +80,15 @@ const (
 		"Error: failed to fetch an image or build from source: error building: unexpected EOF\n"
 	dockerfileBug = "==> Building image\n#9 ERROR: process \"/bin/sh -c nix build .#default\" did not complete successfully: exit code: 1\n" +
 		"Error: failed to fetch an image or build from source: failed to solve: process \"/bin/sh -c nix build .#default\" did not complete successfully: exit code: 1\n"
-	healthChecksFailed = buildOK + "Creating green machines\n" +
+	// rolling: the first machine updated keeps the new image.
+	healthChecksFailed = buildOK + "Updating existing machines in '" + e2eApp + "' with rolling strategy\n" +
 		"Error: failed to wait for health checks to pass: timeout reached waiting for health checks to pass for machine 148e21ea7e5e89\n"
+	// bluegreen: the green machines are destroyed, blue keeps serving
+	// (strategy_bluegreen.go, Rollback).
+	bluegreenFailed = buildOK + "Updating existing machines in '" + e2eApp + "' with bluegreen strategy\n\n" +
+		"Creating green machines\n  Created machine 3d8d9ecc2ed618 [app]\n\nWaiting for all green machines to start\n\n" +
+		"Waiting for all green machines to be healthy\n\nRolling back failed deployment\n  Deleted machine 3d8d9ecc2ed618\n" +
+		"Error: wait timeout\ncould not get all green machines to be healthy\n"
 	rollbackOK = "==> Verifying image\n\nWatch your deployment at https://fly.io/apps/" + e2eApp + "/monitoring\n\nVisit your newly deployed app\n"
 )
 
@@ -88,32 +105,46 @@ func machineJSON(id, image string, release int) string {
 // deployScenario is one run of scripts/deploy against the stand-in flyctl
 // and the real service behind a stand-in Fly proxy.
 type deployScenario struct {
-	t       *testing.T
-	dir     string
-	fakeDir string
-	config  string
-	proxy   string
-	env     map[string]string
+	t                *testing.T
+	dir              string
+	fakeDir          string
+	config           string
+	proxy            string
+	env              map[string]string
+	oldImage, newSHA string
 }
+
+// testFlyToml is the fly.toml the scenarios deploy.
+const testFlyToml = "# test app\napp = '" + e2eApp + "'  # the name\nprimary_region = \"ams\"\n\n[deploy]\n  strategy = \"bluegreen\"\n"
 
 func newDeployScenario(t *testing.T, servingNow string) *deployScenario {
 	t.Helper()
 	dir := t.TempDir()
-	s := &deployScenario{t: t, dir: dir, fakeDir: filepath.Join(dir, "fake"), config: filepath.Join(dir, "fly.toml")}
+	config := filepath.Join(dir, "fly.toml")
+	mustWrite(t, config, testFlyToml, 0o644)
+	return newDeployScenarioAt(t, dir, config, oldSHA, newSHA, servingNow)
+}
+
+// newDeployScenarioAt is a scenario deploying config (already written) as
+// commit newCommit, with the image of oldCommit serving before (when
+// servingNow names it).
+func newDeployScenarioAt(t *testing.T, dir, config, oldCommit, newCommit, servingNow string) *deployScenario {
+	t.Helper()
+	s := &deployScenario{t: t, dir: dir, fakeDir: filepath.Join(dir, "fake"), config: config,
+		oldImage: imageOf(oldCommit), newSHA: newCommit}
 	mustWrite(t, filepath.Join(dir, "bin", "flyctl"), fakeFlyctl, 0o755)
 	mustWrite(t, filepath.Join(dir, "bin", "tail"), bsdTail(t), 0o755)
 	mustWrite(t, filepath.Join(s.fakeDir, "calls"), "", 0o644)
 	mustWrite(t, filepath.Join(s.fakeDir, "serving"), servingNow, 0o644)
-	mustWrite(t, s.config, "# test app\napp = '"+e2eApp+"'  # the name\nprimary_region = \"ams\"\n\n[deploy]\n  strategy = \"bluegreen\"\n", 0o644)
 	s.proxy = flyProxy(t, filepath.Join(s.fakeDir, "serving"), map[string]string{
-		oldImage: startService(t, oldImage),
-		newImage: startService(t, newImage),
+		s.oldImage:         startService(t, s.oldImage),
+		imageOf(newCommit): startService(t, imageOf(newCommit)),
 	}).URL
 	s.env = map[string]string{
 		"PATH":                     filepath.Join(dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"FAKE_FLYCTL_DIR":          s.fakeDir,
 		"FLY_API_TOKEN":            "FlyV1 fm2_test-token",
-		"GITHUB_SHA":               newSHA,
+		"GITHUB_SHA":               newCommit,
 		"GITHUB_OUTPUT":            filepath.Join(dir, "github-output"),
 		"GITHUB_STEP_SUMMARY":      filepath.Join(dir, "github-step-summary"),
 		"FLAKESHIP_VERIFY_URL":     s.proxy,
@@ -130,6 +161,14 @@ func (s *deployScenario) plan(n int, out string, rc int, serve string) {
 	if serve != "" {
 		mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".serve"), serve, 0o644)
 	}
+}
+
+// planError makes call n print msg to stderr and exit 1, as flyctl reports
+// an error.
+func (s *deployScenario) planError(n int, msg string) {
+	s.t.Helper()
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".err"), msg, 0o644)
+	mustWrite(s.t, filepath.Join(s.fakeDir, strconv.Itoa(n)+".rc"), "1", 0o644)
 }
 
 func (s *deployScenario) hang(n int, out string) {
@@ -171,9 +210,25 @@ func (s *deployScenario) run(args ...string) deployRun {
 		s.t.Fatal(err)
 	}
 	if trimmed := strings.TrimSpace(string(b)); trimmed != "" {
-		r.calls = strings.Split(trimmed, "\n")
+		r.calls = strings.Split(previousConfigArg.ReplaceAllString(trimmed, "--config "+previousConfig), "\n")
 	}
 	return r
+}
+
+// previousConfig stands for the temporary file scripts/deploy writes the
+// previous commit's fly.toml to, in the calls a run records.
+const previousConfig = "<previous fly.toml>"
+
+var previousConfigArg = regexp.MustCompile(`--config \S*/previous\.fly\.toml`)
+
+// configOfCall is the fly.toml flyctl call n (1-based) got as --config.
+func (s *deployScenario) configOfCall(n int) string {
+	s.t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.fakeDir, strconv.Itoa(n)+".config"))
+	if err != nil {
+		s.t.Fatalf("flyctl call %d got no --config: %v", n, err)
+	}
+	return string(b)
 }
 
 // cleanEnv is the test process's environment without anything the deploy
@@ -205,11 +260,13 @@ func mustWrite(t *testing.T, path, content string, mode os.FileMode) {
 func (s *deployScenario) statusCall() string { return "status --json --app " + e2eApp }
 
 func (s *deployScenario) deployCall() string {
-	return "deploy --config " + s.config + " --app " + e2eApp + " --remote-only --image-label git-" + newSHA + " --yes"
+	return "deploy --config " + s.config + " --app " + e2eApp + " --remote-only --image-label git-" + s.newSHA + " --yes"
 }
 
-func (s *deployScenario) rollbackCall() string {
-	return "deploy --config " + s.config + " --app " + e2eApp + " --image " + oldImage + " --yes"
+// rollbackCall is the rollback deploy with config as fly.toml: s.config
+// (the fallback) or previousConfig.
+func (s *deployScenario) rollbackCall(config string) string {
+	return "deploy --config " + config + " --app " + e2eApp + " --image " + s.oldImage + " --strategy immediate --yes"
 }
 
 func assertCalls(t *testing.T, r deployRun, want ...string) {
@@ -235,9 +292,17 @@ func assertSays(t *testing.T, r deployRun, want string) {
 
 // twoReleases is an app whose newest release (7) runs the old image and
 // whose leftover machine still runs release 6.
-func twoReleases() string {
+func twoReleases() string { return twoReleasesOf(oldImage) }
+
+func twoReleasesOf(old string) string {
 	return statusJSON(machineJSON("e286065f969386", "registry.fly.io/"+e2eApp+":git-6666666666666666666666666666666666666666", 6),
-		machineJSON("148e21ea7e5e89", oldImage, 7))
+		machineJSON("148e21ea7e5e89", old, 7))
+}
+
+// oneMachineOnTheNewImage is the app after a failed rolling deploy: the
+// first machine updated runs the new image, the other the old one.
+func oneMachineOnTheNewImage(s *deployScenario) string {
+	return statusJSON(machineJSON("148e21ea7e5e89", imageOf(s.newSHA), 8), machineJSON("e286065f969386", s.oldImage, 7))
 }
 
 func TestDeploySucceedsAndWritesOutputs(t *testing.T) {
@@ -376,22 +441,41 @@ func TestBuildStepFailureIsNotRetriedNorVerified(t *testing.T) {
 	}
 }
 
-func TestRolloutFailureAfterThePushIsNotRetriedButRolledBack(t *testing.T) {
+func TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
 	// The error text mentions nothing of the builder, and the image was
-	// pushed ("Watch your deployment"): a builder retry would be wrong.
-	s.plan(2, healthChecksFailed, 1, "broken")
-	s.plan(3, rollbackOK, 0, oldImage)
+	// pushed ("Watch your deployment"): a builder retry would be wrong. The
+	// green machines are gone, so the proxy still serves the old image.
+	s.plan(2, bluegreenFailed, 1, "")
+	s.plan(3, twoReleases(), 0, "")
 
 	r := s.run("--config", s.config)
 
 	assertExit(t, r, 1)
-	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.statusCall()) // no deploy --image
 	assertSays(t, r, "flyctl deploy failed during the rollout of git-"+newSHA)
 	assertSays(t, r, "release git-"+oldSHA+" is serving at "+s.proxy)
-	assertSays(t, r, "rolled back to "+oldImage+", which is serving again")
+	assertSays(t, r, "no machine runs git-"+newSHA+", so nothing was rolled back: the previous release is "+oldImage+", which still serves")
+	s.assertOutputs(map[string]string{
+		"url": s.proxy, "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
+	})
+}
+
+func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
+	t.Parallel()
+	s := newDeployScenario(t, oldImage)
+	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, bluegreenFailed, 1, "broken")
+	s.plan(3, twoReleases(), 0, "")
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 1)
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.statusCall())
+	assertSays(t, r, "so nothing was rolled back: the previous release is "+oldImage+", but git-"+oldSHA+" does not answer at "+s.proxy+" either")
 }
 
 func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
@@ -406,7 +490,8 @@ func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
 	r := s.run("--config", s.config)
 
 	assertExit(t, r, 1)
-	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	// flyctl succeeded, so every machine runs the new image: no status check.
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall(s.config))
 	assertSays(t, r, "old release still serving: git-"+oldSHA)
 	assertSays(t, r, "::error title=Deploy failed::git-"+newSHA+" did not pass verification at "+s.proxy+"; rolled back to "+oldImage+", which is serving again")
 	s.assertSummary("### ❌ Rollout not verified: `git-"+newSHA+"`",
@@ -479,12 +564,13 @@ func TestFailingRollbackSaysHowToRollBackByHand(t *testing.T) {
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
 	s.plan(2, healthChecksFailed, 1, "broken")
-	s.plan(3, "Error: failed to update machine e286065f969386: unavailable\n", 1, "")
+	s.plan(3, oneMachineOnTheNewImage(s), 0, "")
+	s.plan(4, "Error: failed to update machine e286065f969386: unavailable\n", 1, "")
 
 	r := s.run("--config", s.config)
 
 	assertExit(t, r, 1)
-	assertCalls(t, r, s.statusCall(), s.deployCall(), s.rollbackCall())
+	assertCalls(t, r, s.statusCall(), s.deployCall(), s.statusCall(), s.rollbackCall(s.config))
 	assertSays(t, r, "the rollback to "+oldImage+" failed too (Error: failed to update machine e286065f969386: unavailable). Roll back by hand:\n  flyctl deploy --app "+e2eApp+" --image "+oldImage)
 }
 
@@ -511,7 +597,7 @@ func TestMissingTokenFailsBeforeAnyFlyctlCall(t *testing.T) {
 func TestRejectedTokenStopsAtStatus(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
-	s.plan(1, "Error: You must be authenticated to view this.\n", 1, "")
+	s.planError(1, "Error: You must be authenticated to view this.\n")
 
 	r := s.run("--config", s.config)
 

@@ -11,7 +11,8 @@ import (
 )
 
 const usageLine = "usage: verify --url URL --expect-release LABEL [--timeout 3m]\n" +
-	"       verify current-image < status.json   (prints the image `flyctl status --json` says is serving)"
+	"       verify current-image < status.json   (prints the image `flyctl status --json` says is serving)\n" +
+	"       verify machines-on LABEL < status.json   (prints the machines whose image is tagged LABEL; exit 1: none)"
 
 type config struct {
 	baseURL string // without trailing slash

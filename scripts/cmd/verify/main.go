@@ -4,6 +4,7 @@
 //
 //	verify --url URL --expect-release LABEL [--timeout 3m]
 //	verify current-image < status.json
+//	verify machines-on LABEL < status.json
 //
 // Inside GitHub Actions it writes step outputs, a job summary and ::error
 // annotations; outside it prints plain text.
@@ -25,8 +26,8 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) > 0 && args[0] == currentImageCommand {
-		return runCurrentImage(args[1:], stdin, stdout, stderr)
+	if len(args) > 0 && (args[0] == currentImageCommand || args[0] == machinesOnCommand) {
+		return runStatusCommand(args, stdin, stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {

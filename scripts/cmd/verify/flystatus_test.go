@@ -22,8 +22,12 @@ const statusJSON = `{
 }`
 
 func runCurrent(stdin string, args ...string) (code int, stdout, stderr string) {
+	return runStatus(stdin, append([]string{currentImageCommand}, args...)...)
+}
+
+func runStatus(stdin string, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = run(append([]string{currentImageCommand}, args...), strings.NewReader(stdin), &out, &errOut, func(string) string { return "" })
+	code = run(args, strings.NewReader(stdin), &out, &errOut, func(string) string { return "" })
 	return code, out.String(), errOut.String()
 }
 
@@ -51,11 +55,43 @@ func TestCurrentImageOfAnAppWithoutMachinesIsEmpty(t *testing.T) {
 }
 
 func TestCurrentImageRejectsWhatIsNotStatusJSON(t *testing.T) {
-	code, _, stderr := runCurrent("Error: no access token available. Please login with 'flyctl auth login'\n")
-	if code != exitFail || !strings.Contains(stderr, "stdin is not `flyctl status --json` output") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+	for _, cmd := range [][]string{{currentImageCommand}, {machinesOnCommand, "git-1"}} {
+		code, _, stderr := runStatus("Error: no access token available. Please login with 'flyctl auth login'\n", cmd...)
+		if code != exitUsage || !strings.Contains(stderr, "stdin is not `flyctl status --json` output") {
+			t.Errorf("%s: exit %d, stderr %q; want %d naming the bad input", cmd[0], code, stderr, exitUsage)
+		}
 	}
-	if code, _, _ := runCurrent("{}", "extra"); code != exitUsage {
-		t.Errorf("current-image with an argument exited %d, want %d", code, exitUsage)
+	for _, args := range [][]string{{currentImageCommand, "extra"}, {machinesOnCommand}, {machinesOnCommand, ""}, {machinesOnCommand, "a", "b"}} {
+		if code, _, _ := runStatus("{}", args...); code != exitUsage {
+			t.Errorf("%q exited %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+func TestMachinesOnListsTheMachinesOfARelease(t *testing.T) {
+	label := "git-7777777777777777777777777777777777777777"
+	code, out, stderr := runStatus(statusJSON, machinesOnCommand, label)
+	if code != exitOK || out != "148e21ea7e5e89\n" {
+		t.Errorf("machines-on %s = %q (exit %d, stderr %q), want the one machine of that release and exit 0", label, out, code, stderr)
+	}
+	if code, out, _ := runStatus(statusJSON, machinesOnCommand, "git-7"); code != exitFail || out != "" {
+		t.Errorf("machines-on git-7 = %q (exit %d): a tag prefix matched; want nothing and exit 1", out, code)
+	}
+	if code, out, _ := runStatus(`{"Machines": []}`, machinesOnCommand, label); code != exitFail || out != "" {
+		t.Errorf("machines-on without machines = %q (exit %d), want nothing and exit 1", out, code)
+	}
+}
+
+func TestImageTag(t *testing.T) {
+	for ref, want := range map[string]string{
+		"registry.fly.io/a:git-1":                "git-1",
+		"registry.fly.io/a:git-1@sha256:ab":      "git-1",
+		"localhost:5000/a":                       "",
+		"localhost:5000/a:deployment-01J@sha256": "deployment-01J",
+		"":                                       "",
+	} {
+		if got := imageTag(ref); got != want {
+			t.Errorf("imageTag(%q) = %q, want %q", ref, got, want)
+		}
 	}
 }

@@ -7,18 +7,21 @@ import (
 	"strconv"
 )
 
-const currentImageCommand = "current-image"
+const (
+	currentImageCommand = "current-image"
+	machinesOnCommand   = "machines-on"
+)
 
 // flyStatus is the part of `flyctl status --json` (flyctl v0.4.87,
-// internal/command/status/machines.go; machine fields from fly-go) that
-// tells which image is serving.
+// internal/command/status/machines.go, renderMachineJSONStatus: the app's
+// active machines, as fly-go v0.9.5's Machine in machine_types.go) that tells
+// which image each machine runs.
 type flyStatus struct {
 	Machines []flyMachine `json:"Machines"`
 }
 
 type flyMachine struct {
 	ID       string `json:"id"`
-	State    string `json:"state"`
 	ImageRef struct {
 		Registry   string `json:"registry"`
 		Repository string `json:"repository"`
@@ -30,23 +33,45 @@ type flyMachine struct {
 	} `json:"config"`
 }
 
-// runCurrentImage prints the image of the newest release among the app's
-// machines (the rollback target), or nothing when the app has no machine
-// with an image yet (first deploy).
-func runCurrentImage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "verify: current-image takes no arguments, it reads `flyctl status --json` on stdin\n%s\n", usageLine)
+// runStatusCommand runs current-image or machines-on on the status JSON
+// read from stdin.
+//
+// current-image prints the image of the newest release among the app's
+// machines (the rollback target), or nothing when no machine has an image
+// yet (first deploy).
+//
+// machines-on LABEL prints the ID of every machine whose image is tagged
+// LABEL and exits 0 when there is one, 1 when there is none.
+func runStatusCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	name, args := args[0], args[1:]
+	var label string
+	switch {
+	case name == currentImageCommand && len(args) == 0:
+	case name == machinesOnCommand && len(args) == 1 && args[0] != "":
+		label = args[0]
+	default:
+		fmt.Fprintf(stderr, "verify: %s: wrong arguments %q; it reads `flyctl status --json` on stdin\n%s\n", name, args, usageLine)
 		return exitUsage
 	}
 	var st flyStatus
 	if err := json.NewDecoder(stdin).Decode(&st); err != nil {
-		fmt.Fprintf(stderr, "verify: current-image: stdin is not `flyctl status --json` output: %v\n", err)
-		return exitFail
+		fmt.Fprintf(stderr, "verify: %s: stdin is not `flyctl status --json` output: %v\n", name, err)
+		return exitUsage
 	}
-	if ref := currentImage(st.Machines); ref != "" {
-		fmt.Fprintln(stdout, ref)
+	if name == currentImageCommand {
+		if ref := currentImage(st.Machines); ref != "" {
+			fmt.Fprintln(stdout, ref)
+		}
+		return exitOK
 	}
-	return exitOK
+	code := exitFail
+	for _, m := range st.Machines {
+		if imageTag(machineImage(m)) == label {
+			fmt.Fprintln(stdout, m.ID)
+			code = exitOK
+		}
+	}
+	return code
 }
 
 // currentImage mirrors flyctl's own choice in `fly status` (the machine with
