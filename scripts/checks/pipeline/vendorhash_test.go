@@ -103,8 +103,8 @@ func TestVendorhashJobHoldsOnlyWhatItsPushAndDispatchNeed(t *testing.T) {
 	if ref := path(checkout, "with", "ref"); ref == nil || !strings.Contains(ref.Value, "github.head_ref") {
 		t.Errorf("vendorhash.yml: the checkout needs with: ref: ${{ github.head_ref }} (the pull request's branch, not its merge commit)")
 	}
-	if run := get(refresh, "run").Value; !strings.Contains(run, "nix shell --inputs-from . nixpkgs#go_") {
-		t.Errorf("vendorhash.yml: run scripts/refresh-vendorhash with the flake's Go (nix shell --inputs-from . nixpkgs#go_<version> --command ...), runs %q", run)
+	if run := get(refresh, "run").Value; !strings.Contains(run, "nix shell .#default.go --command") {
+		t.Errorf("vendorhash.yml: run scripts/refresh-vendorhash with the package's own Go (nix shell .#default.go --command ...), runs %q", run)
 	}
 	id := get(refresh, "id")
 	if cond := get(dispatch, "if"); id == nil || cond == nil || !strings.Contains(cond.Value, "steps."+id.Value+".outputs.pushed == 'true'") {

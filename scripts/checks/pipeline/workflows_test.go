@@ -156,6 +156,23 @@ func TestNoExpressionInsideRun(t *testing.T) {
 	}
 }
 
+// A Go from nixpkgs by name (nixpkgs#go_1_26) is a second copy of the
+// package's Go that a move to the next nixos release leaves behind; the
+// package's own Go (buildGoModule's passthru go) follows it.
+func TestWorkflowsRunThePackagesOwnGo(t *testing.T) {
+	byName := regexp.MustCompile(`nixpkgs#go(_[0-9_]+)?\b`)
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			for i, step := range j.steps() {
+				if run := get(step, "run"); run != nil && byName.MatchString(run.Value) {
+					t.Errorf("%s: job %s step %s runs %q: use the package's Go, nix shell .#default.go --command ...",
+						wf.file, j.id, stepLabel(step, i), byName.FindString(run.Value))
+				}
+			}
+		}
+	}
+}
+
 // pushes tells whether a job pushes commits: it runs a command with --push
 // and holds contents: write.
 func pushes(j job) bool {
