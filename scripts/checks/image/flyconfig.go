@@ -15,11 +15,13 @@ import (
 	units "github.com/docker/go-units"
 )
 
-// flyConfig mirrors the parts of flyctl's appconfig.Config (internal/appconfig
-// at v0.4.87, types from fly-go v0.9.6) that flakeship uses, with every key
-// flyctl knows in those parts. A key outside it fails the check, as
-// `fly config validate --strict` would; sections flyctl knows but flakeship
-// does not use are reported as unused, not silently passed.
+// flyConfig mirrors the parts of flyctl's appconfig.Config (superfly/flyctl
+// internal/appconfig at v0.4.87, types from superfly/fly-go v0.9.5, the
+// version flyctl's go.mod requires) that flakeship uses, with every key
+// flyctl knows in those parts. Where flyctl is not on PATH it stands in for
+// `flyctl config validate --strict`: a key outside it fails the check, and
+// sections flyctl knows but flakeship does not use are reported as unused,
+// not silently passed.
 type flyConfig struct {
 	App            string            `toml:"app"`
 	PrimaryRegion  string            `toml:"primary_region"`
@@ -142,12 +144,17 @@ var flyctlTopLevel = []string{
 	"restart", "vm", "statics", "metrics",
 }
 
-// decodeFlyConfig reads fly.toml and fails on any key it does not know.
-func decodeFlyConfig(r io.Reader) (*flyConfig, error) {
+// decodeFlyConfig reads fly.toml. With strict it stands in for flyctl's
+// strict validation and fails on any key the mirror does not know; without,
+// flyctl has checked the keys and only the values are read.
+func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 	var cfg flyConfig
 	md, err := toml.NewDecoder(r).Decode(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("fly.toml: %w", err)
+	}
+	if !strict {
+		return &cfg, nil
 	}
 	var errs []error
 	for _, key := range md.Undecoded() {
@@ -164,6 +171,7 @@ func decodeFlyConfig(r io.Reader) (*flyConfig, error) {
 	return &cfg, errors.Join(errs...)
 }
 
+// deployStrategies are appconfig.MachinesDeployStrategies at v0.4.87.
 var deployStrategies = []string{"canary", "rolling", "immediate", "bluegreen"}
 
 // checkFlyConfig returns the ways cfg breaks flyctl's validation or the
@@ -221,14 +229,16 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 			bad("[[http_service.checks]] #%d: timeout must be shorter than interval", i+1)
 		}
 	}
+	strategy := "rolling" // flyctl's default
+	if cfg.Deploy != nil && cfg.Deploy.Strategy != "" {
+		strategy = cfg.Deploy.Strategy
+	}
 	switch {
-	case cfg.Deploy == nil || cfg.Deploy.Strategy == "":
-		bad("[deploy] strategy must be \"bluegreen\": a failed release is destroyed and the old one keeps serving")
-	case !slices.Contains(deployStrategies, cfg.Deploy.Strategy):
-		bad("[deploy] strategy %q: flyctl knows %s", cfg.Deploy.Strategy, strings.Join(deployStrategies, ", "))
-	case cfg.Deploy.Strategy != "bluegreen":
-		bad("[deploy] strategy %q: use \"bluegreen\" (a failed rolling deploy leaves the new image on a machine; bluegreen destroys it)", cfg.Deploy.Strategy)
-	case len(s.Checks) == 0:
+	case !slices.Contains(deployStrategies, strategy):
+		bad("[deploy] strategy %q: flyctl knows %s", strategy, strings.Join(deployStrategies, ", "))
+	case strategy == "immediate":
+		bad("[deploy] strategy \"immediate\" does not wait for health checks, so a broken release deploys as a success: use \"bluegreen\", \"rolling\" or \"canary\"")
+	case strategy == "bluegreen" && len(s.Checks) == 0:
 		bad("[deploy] strategy bluegreen needs at least one [[http_service.checks]]")
 	}
 	if len(cfg.VM) != 1 {
@@ -240,17 +250,35 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	return problems
 }
 
-// sharedCPUs are fly-go's shared-cpu presets (MachinePresets) and their
-// CPU counts; fly-go allows 256 to 2048 MB of memory per shared CPU.
-var sharedCPUs = map[string]int{"shared-cpu-1x": 1, "shared-cpu-2x": 2, "shared-cpu-4x": 4, "shared-cpu-6x": 6, "shared-cpu-8x": 8}
+// cpuPresets are the CPU sizes of fly-go's MachinePresets (machine_types.go
+// at v0.9.5): size → CPU kind and count.
+var cpuPresets = func() map[string]cpuPreset {
+	presets := map[string]cpuPreset{}
+	for _, n := range []int{1, 2, 4, 6, 8} {
+		presets[fmt.Sprintf("shared-cpu-%dx", n)] = cpuPreset{"shared", n}
+	}
+	for _, n := range []int{1, 2, 4, 6, 8, 10, 12, 14, 16} {
+		presets[fmt.Sprintf("performance-%dx", n)] = cpuPreset{"performance", n}
+	}
+	return presets
+}()
+
+type cpuPreset struct {
+	kind string
+	cpus int
+}
+
+// memoryPerCPU is fly-go's memory range per CPU in MB, by CPU kind
+// (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
+var memoryPerCPU = map[string][2]int64{"shared": {256, 2048}, "performance": {2048, 8192}}
 
 func checkVM(vm flyCompute) (problems []string) {
-	cpus, ok := sharedCPUs[vm.Size]
+	preset, ok := cpuPresets[vm.Size]
 	if !ok {
-		return []string{fmt.Sprintf("[[vm]] size %q: use a shared-cpu preset (%s); this service needs no dedicated CPU", vm.Size, strings.Join(slices.Sorted(maps.Keys(sharedCPUs)), ", "))}
+		return []string{fmt.Sprintf("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(slices.Sorted(maps.Keys(cpuPresets)), ", "))}
 	}
 	if vm.Memory == "" {
-		return nil // the preset's 256 MB per CPU
+		return nil // the preset's own memory
 	}
 	// flyctl reads memory with go-units' RAMInBytes; a bare number is MB.
 	memory := vm.Memory
@@ -261,8 +289,9 @@ func checkVM(vm flyCompute) (problems []string) {
 	if err != nil {
 		return []string{fmt.Sprintf("[[vm]] memory %q: %v", vm.Memory, err)}
 	}
-	if mb := bytes / units.MiB; mb < int64(256*cpus) || mb > int64(2048*cpus) {
-		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, 256*cpus, 2048*cpus))
+	limits, cpus := memoryPerCPU[preset.kind], int64(preset.cpus)
+	if mb := bytes / units.MiB; mb < limits[0]*cpus || mb > limits[1]*cpus {
+		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, limits[0]*cpus, limits[1]*cpus))
 	}
 	return problems
 }
