@@ -165,7 +165,7 @@ func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 		case len(key) == 1:
 			errs = append(errs, fmt.Errorf("fly.toml: [%s] is valid for flyctl but deprecated or unused by flakeship; this check does not cover it: remove it, or mirror it from flyctl's internal/appconfig in scripts/checks/image", top))
 		default:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling)", key.String(), top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), top))
 		}
 	}
 	return &cfg, errors.Join(errs...)
