@@ -83,7 +83,7 @@ func TestCmdRunsTheFlakesProgram(t *testing.T) {
 	binary := execName(module)
 	cmd := path.Base(img.Cmd[0])
 	if cmd != pkg.Meta.MainProgram || cmd != binary {
-		t.Errorf("the Dockerfile's CMD runs %q and flake.nix's meta.mainProgram is %q, but go install names the binary %q after the module path %s: make all three one name (scripts/rename --binary changes them together)", cmd, pkg.Meta.MainProgram, binary, module)
+		t.Errorf("the Dockerfile's CMD runs %q and flake.nix's meta.mainProgram is %q, but go install names the binary %q after the module path %s: make all three one name (scripts/rename --module changes them together)", cmd, pkg.Meta.MainProgram, binary, module)
 	}
 	if !slices.Equal(pkg.SubPackages, []string{"."}) {
 		t.Errorf("flake.nix builds subPackages %q; the image's CMD expects the one binary of the root package, [\".\"]", pkg.SubPackages)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +21,12 @@ var checkPackages = []string{"./checks/image/", "./checks/pipeline/", "./interna
 // slowUnrelated are tests skipped in every scenario to keep the run short:
 // scripts/deploy's retry and rollback paths on its own fixture fly.toml
 // (TestDeploySucceedsAndWritesOutputs and TestDeployReadsTheAppFromTheRepositorysFlyToml
-// still run the copy's scripts/deploy), and the tests check phase run on a
-// fixture module. scripts/test runs them all.
+// still run the copy's scripts/deploy), the tests check phase run on a
+// fixture module, and the shellcheck check phase (no scenario edits a shell
+// script; scripts/test runs shellcheck on them). scripts/test runs them all.
 var slowUnrelated = []string{
 	"TestTestsCheckPhasesWriteReports",
+	"TestShellcheckCheckScript",
 	"TestRemoteBuilderFailureIsRetriedOnceWithoutDepot",
 	"TestHungBuilderIsStoppedAndRetriedWithoutDepot",
 	"TestBuilderFailingTwiceStopsWithoutChangingAnything",
@@ -56,7 +59,13 @@ func copyRepo(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)
 	}
-	dir := t.TempDir()
+	// Not t.TempDir: its name comes from the test's, and a comma in a path
+	// ends a Nix path literal.
+	dir, err := os.MkdirTemp("", "flakeship-scenario-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
 		info, err := os.Lstat(filepath.Join(root, name))
 		if err != nil || !info.Mode().IsRegular() {
@@ -103,30 +112,39 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) st
 	return string(out)
 }
 
-// runChecks runs the check packages against the copy in dir, and the
-// vendorHash freshness check of scripts/test, and returns whether all
-// passed and their output.
+// runChecks runs the check packages against the copy in dir, and, at the
+// same time, scripts/test's vendorHash freshness check; it returns whether
+// all passed and their output.
 func runChecks(t *testing.T, dir string) (bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	scripts := scriptsDir(t)
-	var out bytes.Buffer
-	passed := true
 	args := append([]string{"test", "-count=1", "-skip", "^(" + strings.Join(slowUnrelated, "|") + ")$"}, checkPackages...)
-	for _, cmd := range []*exec.Cmd{
+	cmds := []*exec.Cmd{
 		exec.CommandContext(ctx, "go", args...),
 		exec.CommandContext(ctx, filepath.Join(scripts, "vendorhash"), "--check", dir),
-	} {
+	}
+	outs := make([]bytes.Buffer, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
 		cmd.Dir = scripts
 		cmd.Env = append(os.Environ(), "FLAKESHIP_REPO_ROOT="+dir)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = cmd.Run() }()
+	}
+	wg.Wait()
+	passed, out := true, ""
+	for i, cmd := range cmds {
+		out += outs[i].String()
+		if errs[i] != nil {
 			passed = false
-			out.WriteString("\n(" + strings.Join(cmd.Args, " ") + ": " + err.Error() + ")\n")
+			out += "\n(" + strings.Join(cmd.Args, " ") + ": " + errs[i].Error() + ")\n"
 		}
 	}
-	return passed, out.String()
+	return passed, out
 }
 
 // failures picks the failing tests' lines out of go test output.
@@ -154,6 +172,7 @@ type scenario struct {
 }
 
 func (s scenario) run(t *testing.T) {
+	t.Parallel() // at most GOMAXPROCS (go test -parallel) at once
 	dir := copyRepo(t)
 	var fixes []string
 	if s.mistake != nil {
