@@ -42,7 +42,7 @@ func validateFlyToml(path string) (cfg *flyConfig, validator string, err error) 
 		cmd.Dir = filepath.Dir(path)
 		cmd.Env = append(os.Environ(), flyctlEnv...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, validator, fmt.Errorf("%s rejects %s (%v):\n%s\nfix what it names; the keys are documented at https://fly.io/docs/reference/configuration/", validator, path, err, strings.TrimSpace(string(out)))
+			return nil, validator, fmt.Errorf("%s rejects %s (%w):\n%s\nfix what it names; the keys are documented at https://fly.io/docs/reference/configuration/", validator, path, err, strings.TrimSpace(string(out)))
 		}
 	}
 	f, err := os.Open(path)

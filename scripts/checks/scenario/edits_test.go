@@ -215,7 +215,7 @@ func bumpNixImage(t *testing.T, dir string) {
 }
 
 func addDevShellPackage(t *testing.T, dir string) {
-	edit(t, dir, "flake.nix", `(mkShell\s*\{\s*packages\s*=\s*\[\n)(\s*)`, "${1}${2}pkgs.sqlite\n${2}")
+	edit(t, dir, "flake.nix", `(mkShell\s*\{[^}]*?packages\s*=\s*(?:with pkgs;\s*)?\[\n)(\s*)`, "${1}${2}pkgs.sqlite\n${2}")
 }
 
 // changePort moves the service to another port everywhere a user would:
@@ -283,7 +283,7 @@ func uuidHandler(c *gin.Context) {
 	run(t, dir, env, "go", "mod", "tidy")
 }
 
-// programNamedLikeApp names the Fly app after the image's program.
+// appNamedLikeBinary names the Fly app after the image's program.
 func appNamedLikeBinary(t *testing.T, dir string) {
 	setFlyKey(t, dir, "app", strconv.Quote(path.Base(imageProgram(t, dir))))
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // copyRepo copies the repository's git-tracked (and untracked, not ignored)
-// files to a temporary directory and points repo.Root at it.
+// files into a new git repository and points repo.Root at it.
 func copyRepo(t *testing.T) string {
 	t.Helper()
 	root := testkit.RepoRoot(t)
@@ -43,6 +43,11 @@ func copyRepo(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
+		if out, err := exec.Command(git, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", args, err, out)
+		}
+	}
 	t.Setenv("FLAKESHIP_REPO_ROOT", dir)
 	return dir
 }
@@ -52,11 +57,14 @@ func treeHash(t *testing.T, dir string) [32]byte {
 	t.Helper()
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, err := os.ReadFile(p)
-		io.WriteString(h, p+"\x00")
+		h.Write([]byte(p + "\x00"))
 		h.Write(b)
 		return err
 	})
@@ -79,6 +87,17 @@ func TestRenameChangesEveryName(t *testing.T) {
 	dir := copyRepo(t)
 	oldModule := modfile.ModulePath([]byte(read(t, dir, "go.mod")))
 	oldScripts := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
+	// A package of the root module that imports another one.
+	sub := filepath.Join(dir, "internal", "greet", "greet.go")
+	if err := os.MkdirAll(filepath.Dir(sub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sub, []byte("package greet\n\nimport _ \""+oldModule+"/internal/words\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", dir, "add", "-A").CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, out)
+	}
 	var stdout bytes.Buffer
 	if err := run([]string{"--app", "acme-api", "--module", "example.com/acme/api/v2", "--region", "fra"}, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
@@ -112,6 +131,9 @@ func TestRenameChangesEveryName(t *testing.T) {
 	list.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := list.CombinedOutput(); err != nil {
 		t.Errorf("after the rename, go list in scripts/ fails: %v\n%s", err, out)
+	}
+	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"example.com/acme/api/v2/internal/words"`) {
+		t.Errorf("a root-module import was not renamed:\n%s", got)
 	}
 	if grep, _ := exec.Command("grep", "-rl", `"`+oldModule+`/`, dir).Output(); len(grep) > 0 {
 		t.Errorf("files still import %s: %s", oldModule, grep)
@@ -182,6 +204,21 @@ func TestFileItCannotEditChangesNothing(t *testing.T) {
 	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "Dockerfile") {
 		t.Errorf("a Dockerfile without an exec-form CMD: got %v, want an error naming the Dockerfile", err)
+	}
+	if treeHash(t, dir) != before {
+		t.Error("a failed rename changed files")
+	}
+}
+
+func TestOutsideGitChangesNothing(t *testing.T) {
+	dir := copyRepo(t)
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHash(t, dir)
+	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "git init") {
+		t.Errorf("outside git: got %v, want an error saying to run git init", err)
 	}
 	if treeHash(t, dir) != before {
 		t.Error("a failed rename changed files")
