@@ -65,7 +65,7 @@ func TestHealthChecksAnswer200(t *testing.T) {
 	port := testkit.FreePort(t)
 	cmd := exec.Command(testkit.ServiceBinary(t, "image-check"))
 	cmd.Env = []string{"PORT=" + port}
-	svc := startService(t, cmd, port)
+	svc := startService(t, cmd, port, cfg.HTTPService.Checks[0].Path)
 	for _, c := range cfg.HTTPService.Checks {
 		method := c.Method
 		if method == "" {
