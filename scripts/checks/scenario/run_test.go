@@ -147,12 +147,21 @@ func runChecks(t *testing.T, dir string) (bool, string) {
 	return passed, out
 }
 
-// failures picks the failing tests' lines out of go test output.
+// failures picks the failing tests' messages (with their continuation
+// lines) and vendorhash's complaints out of the output.
 func failures(out string) string {
 	var lines []string
+	inMessage := false
 	for _, line := range strings.Split(out, "\n") {
 		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "--- FAIL") || strings.Contains(line, "_test.go:") || strings.HasPrefix(trimmed, "vendorhash:") || strings.HasPrefix(trimmed, "stale") {
+		switch {
+		case strings.HasPrefix(trimmed, "--- FAIL"):
+			lines, inMessage = append(lines, line), false
+		case strings.Contains(line, "_test.go:"), strings.HasPrefix(trimmed, "vendorhash:"), strings.HasPrefix(trimmed, "stale"):
+			lines, inMessage = append(lines, line), true
+		case strings.HasPrefix(trimmed, "---"), strings.HasPrefix(trimmed, "==="), strings.HasPrefix(line, "FAIL"), strings.HasPrefix(line, "ok"):
+			inMessage = false
+		case inMessage && trimmed != "":
 			lines = append(lines, line)
 		}
 	}
@@ -172,6 +181,9 @@ type scenario struct {
 }
 
 func (s scenario) run(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping with -short: each scenario runs the check packages on a copy of the repository")
+	}
 	t.Parallel() // at most GOMAXPROCS (go test -parallel) at once
 	dir := copyRepo(t)
 	var fixes []string
