@@ -19,9 +19,9 @@ import (
 // internal/appconfig at v0.4.87, types from superfly/fly-go v0.9.5, the
 // version flyctl's go.mod requires) that flakeship uses, with every key
 // flyctl knows in those parts. Where flyctl is not on PATH it stands in for
-// `flyctl config validate --strict`: a key outside it fails the check, and
-// sections flyctl knows but flakeship does not use are reported as unused,
-// not silently passed.
+// `flyctl config validate --strict`: a key outside it fails the check. The
+// parts flakeship does not use are accepted as any value, unchecked inside
+// (flyctl checks them where it runs); [experimental] is deprecated.
 type flyConfig struct {
 	App            string            `toml:"app"`
 	PrimaryRegion  string            `toml:"primary_region"`
@@ -34,6 +34,15 @@ type flyConfig struct {
 	Deploy         *flyDeploy        `toml:"deploy"`
 	HTTPService    *flyHTTPService   `toml:"http_service"`
 	VM             []flyCompute      `toml:"vm"`
+}
+
+// unusedParts are the keys and sections of appconfig.Config at v0.4.87
+// that flakeship does not use: accepted with any content, unchecked inside.
+var unusedParts = []string{
+	"processes", "mounts", "services", "checks", "files", "host_dedication_id", "machine_config",
+	"container", "machine_checks", "restart", "statics", "metrics",
+	"build.settings", "build.compose", "deploy.release_command_vm",
+	"http_service.tls_options", "http_service.http_options", "http_service.machine_checks",
 }
 
 type flyBuild struct {
@@ -136,14 +145,6 @@ func (a *flyAutostop) UnmarshalTOML(v any) error {
 	return fmt.Errorf("auto_stop_machines = %v: want \"off\", \"stop\" or \"suspend\"", v)
 }
 
-// flyctlTopLevel are the top-level keys of appconfig.Config at v0.4.87.
-var flyctlTopLevel = []string{
-	"app", "primary_region", "kill_signal", "kill_timeout", "swap_size_mb", "console_command",
-	"experimental", "build", "deploy", "env", "processes", "mounts", "http_service", "services",
-	"checks", "files", "host_dedication_id", "machine_config", "container", "machine_checks",
-	"restart", "vm", "statics", "metrics",
-}
-
 // decodeFlyConfig reads fly.toml. With strict it stands in for flyctl's
 // strict validation and fails on any key the mirror does not know; without,
 // flyctl has checked the keys and only the values are read.
@@ -159,11 +160,18 @@ func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 	var errs []error
 	for _, key := range md.Undecoded() {
 		top := key[0]
+		if slices.ContainsFunc(unusedParts, func(part string) bool {
+			k := key.String()
+			return k == part || strings.HasPrefix(k, part+".")
+		}) {
+			continue
+		}
 		switch {
-		case !slices.Contains(flyctlTopLevel, top):
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
+		case top == "experimental" && len(key) == 1:
+			errs = append(errs, fmt.Errorf("fly.toml: [experimental] is deprecated (auto_rollback does nothing on Machines apps); remove it"))
+		case top == "experimental":
 		case len(key) == 1:
-			errs = append(errs, fmt.Errorf("fly.toml: [%s] is valid for flyctl but deprecated or unused by flakeship; this check does not cover it: remove it, or mirror it from flyctl's internal/appconfig in scripts/checks/image", top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
 		default:
 			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), top))
 		}

@@ -207,6 +207,12 @@ func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
 		"flyctl's default strategy": func(t *testing.T, m flyTable) {
 			delete(table(t, m, "deploy"), "strategy")
 		},
+		"sections flakeship does not use": func(t *testing.T, m flyTable) {
+			m["env"] = flyTable{"LOG_FORMAT": "json"}
+			m["mounts"] = []flyTable{{"source": "data", "destination": "/data"}}
+			m["metrics"] = []flyTable{{"port": 9091, "path": "/metrics"}}
+			table(t, m, "http_service")["http_options"] = flyTable{"response": flyTable{"headers": flyTable{"X-Frame-Options": "DENY"}}}
+		},
 		"longer timeouts": func(t *testing.T, m flyTable) {
 			m["kill_timeout"] = "30s"
 			table(t, m, "deploy")["wait_timeout"] = "10m"
