@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 
 	"golang.org/x/mod/module"
 
@@ -34,7 +35,9 @@ func main() {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "scripts/rename:", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "scripts/rename:", line)
+		}
 		os.Exit(2)
 	}
 }
@@ -85,13 +88,18 @@ var (
 
 func (n *names) validate() error {
 	var errs []error
-	if !appName.MatchString(n.App) {
+	switch {
+	case n.App == "":
+		errs = append(errs, errors.New("--app NAME is required: the name of your Fly app (flyctl apps create NAME makes it)"))
+	case !appName.MatchString(n.App):
 		errs = append(errs, fmt.Errorf("--app %q: a Fly app name is 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash (it becomes NAME.fly.dev)", n.App))
 	}
 	if n.Region != "" && !regionCode.MatchString(n.Region) {
 		errs = append(errs, fmt.Errorf("--region %q: a Fly region is a three-letter code such as ams or fra (flyctl platform regions lists them)", n.Region))
 	}
-	if err := module.CheckPath(n.Module); err != nil {
+	if n.Module == "" {
+		errs = append(errs, errors.New("--module PATH is required: your Go module path, such as github.com/acme/api"))
+	} else if err := module.CheckPath(n.Module); err != nil {
 		errs = append(errs, fmt.Errorf("--module: %w (want a path such as github.com/acme/api)", err))
 	} else if binary := execName(n.Module); n.Binary == "" {
 		n.Binary = binary
