@@ -166,10 +166,10 @@ func TestBadNamesChangeNothing(t *testing.T) {
 		{"--app", "Acme_API", "lowercase letters, digits and dashes"},
 		{"--app", "-acme", "not starting or ending with a dash"},
 		{"--app", strings.Repeat("a", 64), "1 to 63"},
-		{"--app", "", "Fly app name"},
+		{"--app", "", "--app NAME is required"},
 		{"--module", "github.com/acme/api/", "--module"},
 		{"--module", "github.com/ac me/api", "invalid char"},
-		{"--module", "", "--module"},
+		{"--module", "", "--module PATH is required"},
 		{"--region", "frankfurt", "three-letter code"},
 		{"--binary", "server", "choose a module path ending in /server"},
 	}
