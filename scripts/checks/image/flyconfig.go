@@ -222,15 +222,9 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 		if c.Method != "" && c.Method != http.MethodGet && c.Method != http.MethodHead {
 			bad("[[http_service.checks]] #%d: method %q: use GET or HEAD", i+1, c.Method)
 		}
-		for _, d := range []struct {
-			name string
-			v    *flyDuration
-			min  time.Duration
-		}{{"interval", c.Interval, time.Second}, {"timeout", c.Timeout, time.Second}, {"grace_period", c.GracePeriod, 0}} {
-			if d.v == nil {
-				bad("[[http_service.checks]] #%d: set %s explicitly", i+1, d.name)
-			} else if d.v.Duration < d.min || d.v.Duration > time.Minute {
-				bad("[[http_service.checks]] #%d: %s %s is outside Fly's range (%s to 1m)", i+1, d.name, d.v.Duration, d.min)
+		for name, d := range map[string]*flyDuration{"interval": c.Interval, "timeout": c.Timeout, "grace_period": c.GracePeriod} {
+			if d == nil {
+				bad("[[http_service.checks]] #%d: set %s explicitly", i+1, name)
 			}
 		}
 		if c.Timeout != nil && c.Interval != nil && c.Timeout.Duration >= c.Interval.Duration {
@@ -244,8 +238,6 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	switch {
 	case !slices.Contains(deployStrategies, strategy):
 		bad("[deploy] strategy %q: flyctl knows %s", strategy, strings.Join(deployStrategies, ", "))
-	case strategy == "immediate":
-		bad("[deploy] strategy \"immediate\" does not wait for health checks, so a broken release deploys as a success: use \"bluegreen\", \"rolling\" or \"canary\"")
 	case strategy == "bluegreen" && len(s.Checks) == 0:
 		bad("[deploy] strategy bluegreen needs at least one [[http_service.checks]]")
 	}

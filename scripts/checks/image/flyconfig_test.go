@@ -144,9 +144,14 @@ func TestFlyTomlCheckRejectsMistakes(t *testing.T) {
 			table(t, m, "deploy")["strategy"] = "blue-green"
 			return "blue-green"
 		}},
-		{"strategy that ignores health checks", func(t *testing.T, m flyTable) string {
-			table(t, m, "deploy")["strategy"] = "immediate"
-			return "does not wait for health checks"
+		{"check without a timeout", func(t *testing.T, m flyTable) string {
+			delete(firstEntry(t, table(t, m, "http_service"), "checks"), "timeout")
+			return "set timeout explicitly"
+		}},
+		{"check timeout longer than its interval", func(t *testing.T, m flyTable) string {
+			check := firstEntry(t, table(t, m, "http_service"), "checks")
+			check["interval"], check["timeout"] = "5s", "10s"
+			return "shorter than interval"
 		}},
 		{"plain http", func(t *testing.T, m flyTable) string {
 			table(t, m, "http_service")["force_https"] = false
@@ -204,6 +209,7 @@ func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
 		"the preset's own memory": func(t *testing.T, m flyTable) { delete(firstEntry(t, m, "vm"), "memory") },
 		"rolling":                 func(t *testing.T, m flyTable) { table(t, m, "deploy")["strategy"] = "rolling" },
 		"canary":                  func(t *testing.T, m flyTable) { table(t, m, "deploy")["strategy"] = "canary" },
+		"immediate":               func(t *testing.T, m flyTable) { table(t, m, "deploy")["strategy"] = "immediate" },
 		"flyctl's default strategy": func(t *testing.T, m flyTable) {
 			delete(table(t, m, "deploy"), "strategy")
 		},
@@ -217,7 +223,7 @@ func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
 			m["kill_timeout"] = "30s"
 			table(t, m, "deploy")["wait_timeout"] = "10m"
 			check := firstEntry(t, table(t, m, "http_service"), "checks")
-			check["interval"], check["timeout"], check["grace_period"] = "30s", "5s", "20s"
+			check["interval"], check["timeout"], check["grace_period"] = "2m", "5s", "20s"
 		},
 	}
 	for name, edit := range cases {
