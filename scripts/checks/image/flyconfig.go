@@ -15,11 +15,13 @@ import (
 	units "github.com/docker/go-units"
 )
 
-// flyConfig mirrors the parts of flyctl's appconfig.Config (internal/appconfig
-// at v0.4.87, types from fly-go v0.9.6) that flakeship uses, with every key
-// flyctl knows in those parts. A key outside it fails the check, as
-// `fly config validate --strict` would; sections flyctl knows but flakeship
-// does not use are reported as unused, not silently passed.
+// flyConfig mirrors the parts of flyctl's appconfig.Config (superfly/flyctl
+// internal/appconfig at v0.4.87, types from superfly/fly-go v0.9.5, the
+// version flyctl's go.mod requires) that flakeship uses, with every key
+// flyctl knows in those parts. Where flyctl is not on PATH it stands in for
+// `flyctl config validate --strict`: a key outside it fails the check. The
+// parts flakeship does not use are accepted as any value, unchecked inside
+// (flyctl checks them where it runs); [experimental] is deprecated.
 type flyConfig struct {
 	App            string            `toml:"app"`
 	PrimaryRegion  string            `toml:"primary_region"`
@@ -32,6 +34,15 @@ type flyConfig struct {
 	Deploy         *flyDeploy        `toml:"deploy"`
 	HTTPService    *flyHTTPService   `toml:"http_service"`
 	VM             []flyCompute      `toml:"vm"`
+}
+
+// unusedParts are the keys and sections of appconfig.Config at v0.4.87
+// that flakeship does not use: accepted with any content, unchecked inside.
+var unusedParts = []string{
+	"processes", "mounts", "services", "checks", "files", "host_dedication_id", "machine_config",
+	"container", "machine_checks", "restart", "statics", "metrics",
+	"build.settings", "build.compose", "deploy.release_command_vm",
+	"http_service.tls_options", "http_service.http_options", "http_service.machine_checks",
 }
 
 type flyBuild struct {
@@ -134,36 +145,41 @@ func (a *flyAutostop) UnmarshalTOML(v any) error {
 	return fmt.Errorf("auto_stop_machines = %v: want \"off\", \"stop\" or \"suspend\"", v)
 }
 
-// flyctlTopLevel are the top-level keys of appconfig.Config at v0.4.87.
-var flyctlTopLevel = []string{
-	"app", "primary_region", "kill_signal", "kill_timeout", "swap_size_mb", "console_command",
-	"experimental", "build", "deploy", "env", "processes", "mounts", "http_service", "services",
-	"checks", "files", "host_dedication_id", "machine_config", "container", "machine_checks",
-	"restart", "vm", "statics", "metrics",
-}
-
-// decodeFlyConfig reads fly.toml and fails on any key it does not know.
-func decodeFlyConfig(r io.Reader) (*flyConfig, error) {
+// decodeFlyConfig reads fly.toml. With strict it stands in for flyctl's
+// strict validation and fails on any key the mirror does not know; without,
+// flyctl has checked the keys and only the values are read.
+func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 	var cfg flyConfig
 	md, err := toml.NewDecoder(r).Decode(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("fly.toml: %w", err)
 	}
+	if !strict {
+		return &cfg, nil
+	}
 	var errs []error
 	for _, key := range md.Undecoded() {
 		top := key[0]
+		if slices.ContainsFunc(unusedParts, func(part string) bool {
+			k := key.String()
+			return k == part || strings.HasPrefix(k, part+".")
+		}) {
+			continue
+		}
 		switch {
-		case !slices.Contains(flyctlTopLevel, top):
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
+		case top == "experimental" && len(key) == 1:
+			errs = append(errs, fmt.Errorf("fly.toml: [experimental] is deprecated (auto_rollback does nothing on Machines apps); remove it"))
+		case top == "experimental":
 		case len(key) == 1:
-			errs = append(errs, fmt.Errorf("fly.toml: [%s] is valid for flyctl but deprecated or unused by flakeship; this check does not cover it: remove it, or mirror it from flyctl's internal/appconfig in scripts/checks/image", top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
 		default:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling)", key.String(), top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), top))
 		}
 	}
 	return &cfg, errors.Join(errs...)
 }
 
+// deployStrategies are appconfig.MachinesDeployStrategies at v0.4.87.
 var deployStrategies = []string{"canary", "rolling", "immediate", "bluegreen"}
 
 // checkFlyConfig returns the ways cfg breaks flyctl's validation or the
@@ -206,29 +222,23 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 		if c.Method != "" && c.Method != http.MethodGet && c.Method != http.MethodHead {
 			bad("[[http_service.checks]] #%d: method %q: use GET or HEAD", i+1, c.Method)
 		}
-		for _, d := range []struct {
-			name string
-			v    *flyDuration
-			min  time.Duration
-		}{{"interval", c.Interval, time.Second}, {"timeout", c.Timeout, time.Second}, {"grace_period", c.GracePeriod, 0}} {
-			if d.v == nil {
-				bad("[[http_service.checks]] #%d: set %s explicitly", i+1, d.name)
-			} else if d.v.Duration < d.min || d.v.Duration > time.Minute {
-				bad("[[http_service.checks]] #%d: %s %s is outside Fly's range (%s to 1m)", i+1, d.name, d.v.Duration, d.min)
+		for name, d := range map[string]*flyDuration{"interval": c.Interval, "timeout": c.Timeout, "grace_period": c.GracePeriod} {
+			if d == nil {
+				bad("[[http_service.checks]] #%d: set %s explicitly", i+1, name)
 			}
 		}
 		if c.Timeout != nil && c.Interval != nil && c.Timeout.Duration >= c.Interval.Duration {
 			bad("[[http_service.checks]] #%d: timeout must be shorter than interval", i+1)
 		}
 	}
+	strategy := "rolling" // flyctl's default
+	if cfg.Deploy != nil && cfg.Deploy.Strategy != "" {
+		strategy = cfg.Deploy.Strategy
+	}
 	switch {
-	case cfg.Deploy == nil || cfg.Deploy.Strategy == "":
-		bad("[deploy] strategy must be \"bluegreen\": a failed release is destroyed and the old one keeps serving")
-	case !slices.Contains(deployStrategies, cfg.Deploy.Strategy):
-		bad("[deploy] strategy %q: flyctl knows %s", cfg.Deploy.Strategy, strings.Join(deployStrategies, ", "))
-	case cfg.Deploy.Strategy != "bluegreen":
-		bad("[deploy] strategy %q: use \"bluegreen\" (a failed rolling deploy leaves the new image on a machine; bluegreen destroys it)", cfg.Deploy.Strategy)
-	case len(s.Checks) == 0:
+	case !slices.Contains(deployStrategies, strategy):
+		bad("[deploy] strategy %q: flyctl knows %s", strategy, strings.Join(deployStrategies, ", "))
+	case strategy == "bluegreen" && len(s.Checks) == 0:
 		bad("[deploy] strategy bluegreen needs at least one [[http_service.checks]]")
 	}
 	if len(cfg.VM) != 1 {
@@ -240,17 +250,35 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	return problems
 }
 
-// sharedCPUs are fly-go's shared-cpu presets (MachinePresets) and their
-// CPU counts; fly-go allows 256 to 2048 MB of memory per shared CPU.
-var sharedCPUs = map[string]int{"shared-cpu-1x": 1, "shared-cpu-2x": 2, "shared-cpu-4x": 4, "shared-cpu-6x": 6, "shared-cpu-8x": 8}
+// cpuPresets are the CPU sizes of fly-go's MachinePresets (machine_types.go
+// at v0.9.5): size → CPU kind and count.
+var cpuPresets = func() map[string]cpuPreset {
+	presets := map[string]cpuPreset{}
+	for _, n := range []int{1, 2, 4, 6, 8} {
+		presets[fmt.Sprintf("shared-cpu-%dx", n)] = cpuPreset{"shared", n}
+	}
+	for _, n := range []int{1, 2, 4, 6, 8, 10, 12, 14, 16} {
+		presets[fmt.Sprintf("performance-%dx", n)] = cpuPreset{"performance", n}
+	}
+	return presets
+}()
+
+type cpuPreset struct {
+	kind string
+	cpus int
+}
+
+// memoryPerCPU is fly-go's memory range per CPU in MB, by CPU kind
+// (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
+var memoryPerCPU = map[string][2]int64{"shared": {256, 2048}, "performance": {2048, 8192}}
 
 func checkVM(vm flyCompute) (problems []string) {
-	cpus, ok := sharedCPUs[vm.Size]
+	preset, ok := cpuPresets[vm.Size]
 	if !ok {
-		return []string{fmt.Sprintf("[[vm]] size %q: use a shared-cpu preset (%s); this service needs no dedicated CPU", vm.Size, strings.Join(slices.Sorted(maps.Keys(sharedCPUs)), ", "))}
+		return []string{fmt.Sprintf("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(slices.Sorted(maps.Keys(cpuPresets)), ", "))}
 	}
 	if vm.Memory == "" {
-		return nil // the preset's 256 MB per CPU
+		return nil // the preset's own memory
 	}
 	// flyctl reads memory with go-units' RAMInBytes; a bare number is MB.
 	memory := vm.Memory
@@ -261,8 +289,9 @@ func checkVM(vm flyCompute) (problems []string) {
 	if err != nil {
 		return []string{fmt.Sprintf("[[vm]] memory %q: %v", vm.Memory, err)}
 	}
-	if mb := bytes / units.MiB; mb < int64(256*cpus) || mb > int64(2048*cpus) {
-		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, 256*cpus, 2048*cpus))
+	limits, cpus := memoryPerCPU[preset.kind], int64(preset.cpus)
+	if mb := bytes / units.MiB; mb < limits[0]*cpus || mb > limits[1]*cpus {
+		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, limits[0]*cpus, limits[1]*cpus))
 	}
 	return problems
 }

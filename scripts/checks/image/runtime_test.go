@@ -41,9 +41,13 @@ func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (c
 
 // The image is the store closure plus /bin -> <store path>/bin, nothing
 // else: no /etc, /tmp, /dev, /proc, shell or libc. This builds that tree
-// with the binary built as the flake builds it and runs CMD in it.
+// with the binary built as the flake builds it, runs CMD in it and asks it
+// fly.toml's health checks.
 func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	img, src, cfg := mustImage(t), mustServiceSource(t), mustFlyConfig(t)
+	if cfg.HTTPService == nil || len(cfg.HTTPService.Checks) == 0 {
+		t.Fatal("fly.toml has no [[http_service.checks]]: nothing says how Fly sees the service healthy")
+	}
 	binary := testkit.ServiceBinary(t, "image-check")
 
 	root := t.TempDir()
@@ -77,11 +81,18 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 		t.Logf("PORT unset: the service must listen on its default %s", port)
 	}
 	started := time.Now()
-	svc := startService(t, cmd, port)
-	t.Logf("%v answered /ping %s after exec, from an empty root", img.Cmd, time.Since(started).Round(time.Millisecond))
+	svc := startService(t, cmd, port, cfg.HTTPService.Checks[0].Path)
+	t.Logf("%v answered %s %s after exec, from an empty root", img.Cmd, cfg.HTTPService.Checks[0].Path, time.Since(started).Round(time.Millisecond))
 
-	if status, body := svc.request(t, http.MethodGet, "/ping"); status != http.StatusOK || body != `{"message":"pong"}` {
-		t.Errorf("GET /ping in the empty root: %d %s, want 200 {\"message\":\"pong\"}", status, body)
+	// What Fly asks before it sends traffic: every health check answers 200.
+	for _, c := range cfg.HTTPService.Checks {
+		method := c.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		if status, body := svc.request(t, method, c.Path); status != http.StatusOK {
+			t.Errorf("health check %s %s in the empty root: %d %s, want 200", method, c.Path, status, body)
+		}
 	}
 	t.Logf("resident memory after serving: %s", strings.Join(procStatus(t, cmd.Process.Pid, "VmRSS:"), " "))
 	if switchesUser {

@@ -32,8 +32,9 @@ type runningService struct {
 }
 
 // startService starts cmd (which runs the service listening on port) and
-// waits until /ping answers; the process is killed when the test ends.
-func startService(t *testing.T, cmd *exec.Cmd, port string) *runningService {
+// waits until it answers at path (any status); the process is killed when
+// the test ends.
+func startService(t *testing.T, cmd *exec.Cmd, port, path string) *runningService {
 	t.Helper()
 	s := &runningService{cmd: cmd, base: "http://127.0.0.1:" + port, output: &syncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.output, s.output
@@ -56,7 +57,7 @@ func startService(t *testing.T, cmd *exec.Cmd, port string) *runningService {
 			t.Fatalf("%v exited before serving: %v\n%s", cmd.Args, err, s.output.String())
 		default:
 		}
-		if resp, err := http.Get(s.base + "/ping"); err == nil {
+		if resp, err := http.Get(s.base + path); err == nil {
 			resp.Body.Close()
 			return s
 		}

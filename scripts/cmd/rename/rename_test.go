@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/flakeship/flakeship/scripts/internal/testkit"
+)
+
+// copyRepo copies the repository's git-tracked (and untracked, not ignored)
+// files into a new git repository and points repo.Root at it.
+func copyRepo(t *testing.T) string {
+	t.Helper()
+	root := testkit.RepoRoot(t)
+	git := testkit.RequireTool(t, "git", "apt-get install git")
+	out, err := exec.Command(git, "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	dir := t.TempDir()
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		info, err := os.Lstat(filepath.Join(root, name))
+		if err != nil || !info.Mode().IsRegular() {
+			continue // deleted in the work tree, or not a file
+		}
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
+		if out, err := exec.Command(git, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", args, err, out)
+		}
+	}
+	t.Setenv("FLAKESHIP_REPO_ROOT", dir)
+	return dir
+}
+
+// treeHash hashes every file's name and content under dir.
+func treeHash(t *testing.T, dir string) [32]byte {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		h.Write([]byte(p + "\x00"))
+		h.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+func read(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRenameChangesEveryName(t *testing.T) {
+	dir := copyRepo(t)
+	oldModule := modfile.ModulePath([]byte(read(t, dir, "go.mod")))
+	oldScripts := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
+	// A package of the root module that imports another one.
+	sub := filepath.Join(dir, "internal", "greet", "greet.go")
+	if err := os.MkdirAll(filepath.Dir(sub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sub, []byte("package greet\n\nimport _ \""+oldModule+"/internal/words\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", dir, "add", "-A").CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, out)
+	}
+	var stdout bytes.Buffer
+	if err := run([]string{"--app", "acme-api", "--module", "example.com/acme/api/v2", "--region", "fra"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "changed fly.toml") {
+		t.Errorf("output %q does not list the changed files", stdout.String())
+	}
+	flyToml := read(t, dir, "fly.toml")
+	for _, want := range []string{`app = "acme-api"`, `primary_region = "fra"`} {
+		if !strings.Contains(flyToml, want) {
+			t.Errorf("fly.toml lacks %s:\n%s", want, flyToml)
+		}
+	}
+	if got := modfile.ModulePath([]byte(read(t, dir, "go.mod"))); got != "example.com/acme/api/v2" {
+		t.Errorf("go.mod module %q", got)
+	}
+	scriptsModule := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
+	if strings.HasPrefix(oldScripts, oldModule+"/") && scriptsModule != "example.com/acme/api/v2/scripts" {
+		t.Errorf("scripts/go.mod module %q, want it under the new module path", scriptsModule)
+	}
+	if cmd := regexp.MustCompile(`(?m)^CMD \[".*?"`).FindString(read(t, dir, "Dockerfile")); !strings.HasSuffix(cmd, `/api"`) {
+		t.Errorf("Dockerfile %s, want the binary api (go install drops the /v2)", cmd)
+	}
+	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `mainProgram = "api"`) {
+		t.Errorf("flake.nix has no mainProgram = \"api\"")
+	}
+	// Every import of the old module path is gone: the scripts module
+	// resolves all its packages under the new path.
+	list := exec.Command("go", "list", "-deps", "./...")
+	list.Dir = filepath.Join(dir, "scripts")
+	list.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := list.CombinedOutput(); err != nil {
+		t.Errorf("after the rename, go list in scripts/ fails: %v\n%s", err, out)
+	}
+	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"example.com/acme/api/v2/internal/words"`) {
+		t.Errorf("a root-module import was not renamed:\n%s", got)
+	}
+	if grep, _ := exec.Command("grep", "-rl", `"`+oldModule+`/`, dir).Output(); len(grep) > 0 {
+		t.Errorf("files still import %s: %s", oldModule, grep)
+	}
+}
+
+func TestRenameTwiceIsStable(t *testing.T) {
+	dir := copyRepo(t)
+	args := []string{"--app", "acme", "--module", "github.com/acme/acme"}
+	if err := run(args, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHash(t, dir)
+	var stdout bytes.Buffer
+	if err := run(args, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if treeHash(t, dir) != before || stdout.Len() > 0 {
+		t.Errorf("renaming to the same names again changed %q", stdout.String())
+	}
+}
+
+func TestBadNamesChangeNothing(t *testing.T) {
+	dir := copyRepo(t)
+	before := treeHash(t, dir)
+	good := map[string]string{"--app": "acme-api", "--module": "github.com/acme/api"}
+	cases := []struct {
+		flag, value, complaint string
+	}{
+		{"--app", "Acme_API", "lowercase letters, digits and dashes"},
+		{"--app", "-acme", "not starting or ending with a dash"},
+		{"--app", strings.Repeat("a", 64), "1 to 63"},
+		{"--app", "", "--app NAME is required"},
+		{"--module", "github.com/acme/api/", "--module"},
+		{"--module", "github.com/ac me/api", "invalid char"},
+		{"--module", "", "--module PATH is required"},
+		{"--region", "frankfurt", "three-letter code"},
+		{"--binary", "server", "choose a module path ending in /server"},
+	}
+	for _, c := range cases {
+		t.Run(c.flag+"="+c.value, func(t *testing.T) {
+			args := []string{}
+			for flag, value := range good {
+				if flag != c.flag {
+					args = append(args, flag, value)
+				}
+			}
+			args = append(args, c.flag, c.value)
+			err := run(args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.complaint) {
+				t.Errorf("rename %q: got %v, want an error containing %q", args, err, c.complaint)
+			}
+			if treeHash(t, dir) != before {
+				t.Fatal("a rejected rename changed files")
+			}
+		})
+	}
+}
+
+func TestFileItCannotEditChangesNothing(t *testing.T) {
+	dir := copyRepo(t)
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	b := regexp.MustCompile(`(?m)^CMD .*$`).ReplaceAll([]byte(read(t, dir, "Dockerfile")), []byte(`CMD /bin/server`))
+	if err := os.WriteFile(dockerfile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHash(t, dir)
+	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "Dockerfile") {
+		t.Errorf("a Dockerfile without an exec-form CMD: got %v, want an error naming the Dockerfile", err)
+	}
+	if treeHash(t, dir) != before {
+		t.Error("a failed rename changed files")
+	}
+}
+
+func TestOutsideGitChangesNothing(t *testing.T) {
+	dir := copyRepo(t)
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	before := treeHash(t, dir)
+	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "git init") {
+		t.Errorf("outside git: got %v, want an error saying to run git init", err)
+	}
+	if treeHash(t, dir) != before {
+		t.Error("a failed rename changed files")
+	}
+}
