@@ -121,8 +121,9 @@ func TestRenameChangesEveryName(t *testing.T) {
 	if cmd := regexp.MustCompile(`(?m)^CMD \[".*?"`).FindString(read(t, dir, "Dockerfile")); !strings.HasSuffix(cmd, `/api"`) {
 		t.Errorf("Dockerfile %s, want the binary api (go install drops the /v2)", cmd)
 	}
-	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `mainProgram = "api"`) {
-		t.Errorf("flake.nix has no mainProgram = \"api\"")
+	// flake.nix names the binary once (pname; mainProgram follows it).
+	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `pname = "api"`) {
+		t.Errorf("flake.nix has no pname = \"api\"")
 	}
 	// Every import of the old module path is gone: the scripts module
 	// resolves all its packages under the new path.
