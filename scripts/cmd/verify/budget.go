@@ -95,7 +95,7 @@ func deployBudget(configPath, scriptPath string, getenv func(string) string) (in
 // machine for started and for health checks (each wait_timeout) with 10s of
 // smoke checks in between (machines_deploymachinesapp.go, waitForMachine;
 // canary adds its canary machine); immediate waits for nothing. flyctl's
-// default strategy is rolling.
+// default strategy is rolling (machines.go, setStrategy).
 func (d deployTimeouts) rollout() (time.Duration, error) {
 	perMachine := 2*d.wait + 10*time.Second
 	var r time.Duration
