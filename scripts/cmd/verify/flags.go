@@ -12,7 +12,8 @@ import (
 
 const usageLine = "usage: verify --url URL --expect-release LABEL [--timeout 3m]\n" +
 	"       verify current-image < status.json   (prints the image `flyctl status --json` says is serving)\n" +
-	"       verify machines-on LABEL < status.json   (prints the machines whose image is tagged LABEL; exit 1: none)"
+	"       verify machines-on LABEL < status.json   (prints the machines whose image is tagged LABEL; exit 1: none)\n" +
+	"       verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]   (prints the deploy job's timeout-minutes)"
 
 type config struct {
 	baseURL string // without trailing slash

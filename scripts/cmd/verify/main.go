@@ -5,6 +5,7 @@
 //	verify --url URL --expect-release LABEL [--timeout 3m]
 //	verify current-image < status.json
 //	verify machines-on LABEL < status.json
+//	verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]
 //
 // Inside GitHub Actions it writes step outputs, a job summary and ::error
 // annotations; outside it prints plain text.
@@ -28,6 +29,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) > 0 && (args[0] == currentImageCommand || args[0] == machinesOnCommand) {
 		return runStatusCommand(args, stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == deployBudgetCommand {
+		return runDeployBudget(args[1:], stdout, stderr, getenv)
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
