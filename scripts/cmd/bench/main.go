@@ -126,11 +126,15 @@ func measureLoad(o options, wrk, tmp string, servers []*server) error {
 	if o.pin {
 		serverCPU, wrkCPU = 1, 0
 	}
+	defer func() { // on an early return; stopping a stopped server does nothing
+		for _, s := range servers {
+			_ = s.stop()
+		}
+	}()
 	for _, s := range servers {
 		if _, err := s.start(serverCPU); err != nil {
 			return err
 		}
-		defer s.stop()
 	}
 	if err := sameResponses(servers); err != nil {
 		return err
