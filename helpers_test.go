@@ -57,7 +57,8 @@ type service struct {
 	url, addr, port string
 	cmd             *exec.Cmd
 	stdout, stderr  *logSink
-	exited          chan error
+	exited          chan struct{} // closed once the process has exited
+	err             error         // cmd.Wait's, once exited is closed
 }
 
 // startService starts the service with env (PORT is added) and waits until
@@ -79,23 +80,22 @@ func startServiceWithPort(t *testing.T, portValue func(string) string, env ...st
 		port := freePort(t)
 		s := &service{
 			url: "http://127.0.0.1:" + port, addr: "127.0.0.1:" + port, port: port,
-			stdout: &logSink{}, stderr: &logSink{}, exited: make(chan error, 1),
+			stdout: &logSink{}, stderr: &logSink{}, exited: make(chan struct{}),
 		}
 		s.cmd = serviceCommand(t, append([]string{"PORT=" + portValue(port)}, env...)...)
 		s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 		if err := s.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		go func() { s.exited <- s.cmd.Wait() }()
+		go func() { s.err = s.cmd.Wait(); close(s.exited) }()
 		t.Cleanup(func() {
 			_ = s.cmd.Process.Kill()
 			<-s.exited
 		})
 		_, err := s.stdout.poll(t, 10*time.Second, msgIs("server started"), func() error {
 			select {
-			case err := <-s.exited:
-				s.exited <- err // let Cleanup and wait see it too
-				return fmt.Errorf("the service exited before it logged its start: %w; stderr %q", err, s.stderr.String())
+			case <-s.exited:
+				return fmt.Errorf("the service exited before it logged its start: %w; stderr %q", s.err, s.stderr.String())
 			default:
 				return nil
 			}
@@ -123,9 +123,8 @@ func (s *service) signal(t *testing.T, sig syscall.Signal) {
 func (s *service) wait(t *testing.T) error {
 	t.Helper()
 	select {
-	case err := <-s.exited:
-		s.exited <- err
-		return err
+	case <-s.exited:
+		return s.err
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatalf("the service did not exit within %s", shutdownTimeout+5*time.Second)
 		return nil

@@ -206,17 +206,16 @@ func TestServiceSecondSignalExitsAtOnce(t *testing.T) {
 	s.signal(t, syscall.SIGTERM)
 	s.stdout.waitFor(t, 5*time.Second, msgIs("server stopping"))
 	select {
-	case err := <-s.exited:
-		t.Fatalf("the service exited (%v) while a connection was still draining", err)
+	case <-s.exited:
+		t.Fatalf("the service exited (%v) while a connection was still draining", s.err)
 	case <-time.After(300 * time.Millisecond):
 	}
 	s.signal(t, syscall.SIGTERM)
 	select {
-	case err := <-s.exited:
-		s.exited <- err
+	case <-s.exited:
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
-			t.Errorf("after a second SIGTERM the service ended with %v, want killed by SIGTERM", err)
+		if !errors.As(s.err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+			t.Errorf("after a second SIGTERM the service ended with %v, want killed by SIGTERM", s.err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("a second SIGTERM did not end the service")
