@@ -35,13 +35,13 @@ func BenchmarkPing(b *testing.B) {
 	})
 	b.Run("without middleware", func(b *testing.B) {
 		r := gin.New()
-		r.GET("/ping", pingHandler())
+		r.GET("/ping", ping)
 		benchmarkPing(b, r)
 	})
 	b.Run("gin.Logger to io.Discard", func(b *testing.B) {
 		r := gin.New()
 		r.Use(gin.LoggerWithWriter(io.Discard), gin.Recovery())
-		r.GET("/ping", pingHandler())
+		r.GET("/ping", ping)
 		benchmarkPing(b, r)
 	})
 }
@@ -52,7 +52,7 @@ func TestPingHotPathDoesNotAllocateInMiddleware(t *testing.T) {
 	}
 	r := newRouter(config{Version: "dev"}, newLogger(io.Discard))
 	bare := gin.New()
-	bare.GET("/ping", pingHandler())
+	bare.GET("/ping", ping)
 	req := httptest.NewRequest(http.MethodGet, "/ping", nil)
 	w := &discardWriter{h: http.Header{}}
 	measure := func(h http.Handler) float64 {

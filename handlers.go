@@ -1,37 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 )
 
-// Response bodies are fixed, so they are encoded once.
-var (
-	pongBody          = []byte(`{"message":"pong"}`)
-	notFoundBody      = []byte(`{"error":"not found"}`)
-	methodBody        = []byte(`{"error":"method not allowed"}`)
-	internalErrorBody = []byte(`{"error":"internal server error"}`)
-)
+// pong is /ping's body, encoded once: /ping is the health check, the
+// service's hottest path.
+var pong = []byte(`{"message":"pong"}`)
 
-const jsonContentType = "application/json; charset=utf-8"
-
-// contentTypeJSON is shared by every response's header map; net/http only
-// reads it, and Header().Set or Add would replace or copy it, never modify it.
-var contentTypeJSON = []string{jsonContentType}
-
-// writeJSON writes an encoded JSON body without allocating (gin's c.Data
-// allocates the header value and the renderer). For HEAD, net/http drops
-// the body and keeps the headers, Content-Length included.
-func writeJSON(c *gin.Context, status int, body []byte) {
-	c.Writer.Header()["Content-Type"] = contentTypeJSON
-	c.Writer.WriteHeader(status)
-	_, _ = c.Writer.Write(body)
-}
-
-func pingHandler() gin.HandlerFunc {
-	return func(c *gin.Context) { writeJSON(c, http.StatusOK, pongBody) }
+func ping(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", pong)
 }
 
 type versionInfo struct {
@@ -42,19 +22,20 @@ type versionInfo struct {
 }
 
 func versionHandler(cfg config) gin.HandlerFunc {
-	body, err := json.Marshal(versionInfo{
+	info := versionInfo{
 		Version:   cfg.Version,
 		ImageRef:  cfg.FlyImageRef,
 		MachineID: cfg.FlyMachineID,
 		Region:    cfg.FlyRegion,
-	})
-	if err != nil {
-		panic(err) // a struct of strings always encodes
 	}
-	return func(c *gin.Context) { writeJSON(c, http.StatusOK, body) }
+	return func(c *gin.Context) { c.JSON(http.StatusOK, info) }
 }
 
-func notFound(c *gin.Context) { writeJSON(c, http.StatusNotFound, notFoundBody) }
+func notFound(c *gin.Context) {
+	c.JSON(http.StatusNotFound, gin.H{"error": "not found"})
+}
 
 // methodNotAllowed runs after gin has set the Allow header.
-func methodNotAllowed(c *gin.Context) { writeJSON(c, http.StatusMethodNotAllowed, methodBody) }
+func methodNotAllowed(c *gin.Context) {
+	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed"})
+}

@@ -13,6 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// jsonContentType is what gin's c.JSON sends.
+const jsonContentType = "application/json; charset=utf-8"
+
 // contractCase is one request of the service contract and the exact
 // response it must get.
 type contractCase struct {
@@ -174,9 +177,9 @@ func TestPanicAfterTheResponseStartedBreaksTheConnection(t *testing.T) {
 	logs := &logSink{}
 	r := newRouter(config{Version: "dev"}, newLogger(logs))
 	r.GET("/half", func(c *gin.Context) {
-		c.Writer.Header()["Content-Type"] = contentTypeJSON
-		c.Writer.WriteHeader(http.StatusOK)
-		_, _ = c.Writer.Write([]byte(`{"items":[1,2`))
+		c.Header("Content-Type", jsonContentType)
+		c.Status(http.StatusOK)
+		_, _ = c.Writer.WriteString(`{"items":[1,2`)
 		c.Writer.Flush() // chunked: the client has the status and the first bytes
 		panic("kaboom")
 	})
@@ -260,7 +263,7 @@ func TestSlowSuccessIsLogged(t *testing.T) {
 	r := newRouter(config{Version: "dev"}, newLogger(logs))
 	r.GET("/slow", func(c *gin.Context) {
 		time.Sleep(slowRequest + 50*time.Millisecond)
-		writeJSON(c, http.StatusOK, pongBody)
+		ping(c)
 	})
 	if got := serveRecorded(r, "GET", "/slow", nil); got.status != 200 {
 		t.Fatalf("status %d", got.status)

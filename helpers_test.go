@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,24 +10,147 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 )
 
+// asService is set in the environment of a test binary that is to be the
+// service: TestMain then runs main instead of the tests, so process-level
+// tests run the real program (environment, signals, exit status) without
+// building it.
+const asService = "FLAKESHIP_TEST_AS_SERVICE"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(asService) == "1" {
+		main()
+		os.Exit(0)
+	}
 	// Router-level tests build engines without run(); keep gin quiet.
 	gin.SetMode(gin.TestMode)
-	code := m.Run()
-	if built.path != "" {
-		_ = os.RemoveAll(filepath.Dir(built.path))
+	os.Exit(m.Run())
+}
+
+// serviceCommand is this test binary run as the service with env, and no
+// arguments (the service takes none). GOCOVERDIR passes through for go test
+// -cover.
+func serviceCommand(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	os.Exit(code)
+	cmd := exec.Command(self)
+	cmd.Env = append([]string{asService + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}, env...)
+	return cmd
+}
+
+// service is the service running as a process and serving on a real
+// loopback port.
+type service struct {
+	url, addr, port string
+	cmd             *exec.Cmd
+	stdout, stderr  *logSink
+	exited          chan struct{} // closed once the process has exited
+	err             error         // cmd.Wait's, once exited is closed
+}
+
+// startService starts the service with env (PORT is added) and waits until
+// it logs that it started. It is killed when the test ends.
+func startService(t *testing.T, env ...string) *service {
+	t.Helper()
+	return startServiceWithPort(t, func(port string) string { return port }, env...)
+}
+
+const startAttempts = 5
+
+// startServiceWithPort is startService with PORT set to portValue(a free
+// port). The port is free only until the probe closes: another socket can
+// take it before the service binds it, so a start that fails on that alone
+// is retried on another port.
+func startServiceWithPort(t *testing.T, portValue func(string) string, env ...string) *service {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		s := &service{
+			url: "http://127.0.0.1:" + port, addr: "127.0.0.1:" + port, port: port,
+			stdout: &logSink{}, stderr: &logSink{}, exited: make(chan struct{}),
+		}
+		s.cmd = serviceCommand(t, append([]string{"PORT=" + portValue(port)}, env...)...)
+		s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
+		if err := s.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { s.err = s.cmd.Wait(); close(s.exited) }()
+		t.Cleanup(func() {
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		})
+		_, err := s.stdout.poll(t, 10*time.Second, msgIs("server started"), func() error {
+			select {
+			case <-s.exited:
+				return fmt.Errorf("the service exited before it logged its start: %w; stderr %q", s.err, s.stderr.String())
+			default:
+				return nil
+			}
+		})
+		if err == nil {
+			return s
+		}
+		if attempt < startAttempts && strings.Contains(s.stderr.String(), "address already in use") {
+			t.Logf("port %s was taken before the service bound it; trying another", port)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+func (s *service) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait returns how the process ended, failing the test if it runs on for
+// longer than the drain bound and some slack.
+func (s *service) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return s.err
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("the service did not exit within %s", shutdownTimeout+5*time.Second)
+		return nil
+	}
+}
+
+// stop sends SIGTERM and fails the test unless the service exits with
+// status 0.
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	s.signal(t, syscall.SIGTERM)
+	if err := s.wait(t); err != nil {
+		t.Fatalf("after SIGTERM the service ended with %v, want status 0; stderr %q", err, s.stderr.String())
+	}
+}
+
+// freePort asks the kernel for a free port. PORT must be 1-65535, so the
+// service cannot be given port 0.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // logSink collects what the service writes, safe for concurrent writers.
@@ -53,13 +175,8 @@ func (s *logSink) String() string {
 // the test, because the service promises JSON lines on stdout.
 func (s *logSink) records(t *testing.T) []map[string]any {
 	t.Helper()
-	return parseLogLines(t, s.String())
-}
-
-func parseLogLines(t *testing.T, text string) []map[string]any {
-	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(text))
+	sc := bufio.NewScanner(strings.NewReader(s.String()))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		var rec map[string]any
@@ -111,110 +228,8 @@ func msgIs(msg string) func(map[string]any) bool {
 	return func(rec map[string]any) bool { return rec["msg"] == msg }
 }
 
-// freePort asks the kernel for a free port. PORT must be 1-65535, so the
-// service cannot be given port 0. The port is free only until the probe
-// closes: another socket (a test client's ephemeral port, another process)
-// can take it before the service binds it, so starters retry on that one
-// error (see portTaken).
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// portTaken reports whether a service failed to start only because the port
-// freePort chose was taken in the meantime.
-func portTaken(stderr string) bool { return strings.Contains(stderr, "address already in use") }
-
-const startAttempts = 5
-
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
-}
-
-// runningService is run() serving on a real port.
-type runningService struct {
-	url    string
-	addr   string
-	stdout *logSink
-	stderr *logSink
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// startRun starts run() with env (PORT is added) and waits until it logs
-// that it started.
-func startRun(t *testing.T, env map[string]string) *runningService {
-	t.Helper()
-	return startRunOnPort(t, env, func(port string) string { return port })
-}
-
-// startRunOnPort is startRun with PORT set to portValue(a free port).
-func startRunOnPort(t *testing.T, env map[string]string, portValue func(string) string) *runningService {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		full := map[string]string{"PORT": portValue(port)}
-		for k, v := range env {
-			full[k] = v
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		s := &runningService{
-			addr:   "127.0.0.1:" + port,
-			url:    "http://127.0.0.1:" + port,
-			stdout: &logSink{},
-			stderr: &logSink{},
-			cancel: cancel,
-			done:   make(chan error, 1),
-		}
-		go func() { s.done <- run(ctx, []string{"flakeship"}, envFunc(full), s.stdout, s.stderr) }()
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case err := <-s.done:
-				if err != nil {
-					t.Logf("run returned: %v", err)
-				}
-			case <-time.After(shutdownTimeout + 5*time.Second):
-				t.Errorf("run did not return after its context was cancelled")
-			}
-		})
-		_, err := s.stdout.poll(t, 10*time.Second, msgIs("server started"), func() error {
-			select {
-			case err := <-s.done:
-				s.done <- err // let Cleanup see it too
-				return fmt.Errorf("run returned before serving: %w; stderr: %s", err, s.stderr.String())
-			default:
-				return nil
-			}
-		})
-		if err == nil {
-			return s
-		}
-		if attempt < startAttempts && portTaken(s.stderr.String()) {
-			t.Logf("port %s was taken before run bound it; trying another", port)
-			continue
-		}
-		t.Fatal(err)
-	}
-}
-
-// stop cancels run's context and returns what run returned.
-func (s *runningService) stop(t *testing.T) error {
-	t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.done:
-		s.done <- err // let Cleanup see it too
-		return err
-	case <-time.After(shutdownTimeout + 5*time.Second):
-		t.Fatalf("run did not return after cancel")
-		return nil
-	}
 }
 
 type response struct {

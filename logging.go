@@ -92,8 +92,7 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 			// Headers the handler set (Content-Length, Content-Encoding...)
 			// would not describe the error body.
 			clear(c.Writer.Header())
-			writeJSON(c, http.StatusInternalServerError, internalErrorBody)
-			c.Abort()
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 		}()
 		c.Next()
 	}

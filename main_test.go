@@ -2,50 +2,53 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
 
-// The tests in this file drive the real server: run() listening on a real
-// port, spoken to over TCP.
+// The tests in this file drive the real service: the process listening on
+// a real port, spoken to over TCP (see startService).
 
 func TestRunServesTheContract(t *testing.T) {
 	t.Parallel()
-	s := startRun(t, nil)
+	s := startService(t)
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, c := range contract {
 		checkContract(t, c, do(t, client, c.method, s.url+c.path, nil))
 	}
-	if got := do(t, client, "HEAD", s.url+"/ping", nil); got.header.Get("Content-Length") != "18" {
-		t.Errorf("HEAD /ping Content-Length %q, want 18 like GET", got.header.Get("Content-Length"))
+	get := do(t, client, "GET", s.url+"/ping", nil)
+	if head := do(t, client, "HEAD", s.url+"/ping", nil); head.header.Get("Content-Length") != get.header.Get("Content-Length") {
+		t.Errorf("HEAD /ping Content-Length %q, want %q like GET", head.header.Get("Content-Length"), get.header.Get("Content-Length"))
 	}
-	if err := s.stop(t); err != nil {
-		t.Fatalf("run returned %v after cancel, want nil", err)
-	}
+	s.stop(t)
 	if e := s.stderr.String(); e != "" {
 		t.Errorf("stderr not empty: %q", e)
+	}
+	for _, line := range strings.Split(s.stdout.String(), "\n") {
+		if strings.Contains(line, "[GIN") || strings.Contains(line, "trusted all proxies") {
+			t.Errorf("gin debug output in release mode: %q", line)
+		}
 	}
 }
 
 func TestRunLogsStartAndStopAsJSON(t *testing.T) {
 	t.Parallel()
-	s := startRun(t, nil)
-	if err := s.stop(t); err != nil {
-		t.Fatalf("run returned %v, want nil", err)
-	}
+	s := startService(t)
+	s.stop(t)
 	recs := s.stdout.records(t) // fails on any non-JSON line, e.g. a gin debug banner
 	if len(recs) != 3 {
 		t.Fatalf("want 3 records (started, stopping, stopped), got:\n%s", s.stdout.String())
 	}
 	start := recs[0]
-	port := strings.TrimPrefix(s.addr, "127.0.0.1:")
-	if start["msg"] != "server started" || start["address"] != "0.0.0.0:"+port || start["version"] != "dev" || start["level"] != "INFO" {
-		t.Errorf("start record %v, want server started on 0.0.0.0:%s version dev", start, port)
+	if start["msg"] != "server started" || start["address"] != "0.0.0.0:"+s.port || start["version"] != version || start["level"] != "INFO" {
+		t.Errorf("start record %v, want server started on 0.0.0.0:%s version %s", start, s.port, version)
 	}
 	if recs[1]["msg"] != "server stopping" || recs[1]["drain_timeout"] != shutdownTimeout.String() {
 		t.Errorf("stopping record %v, want drain_timeout %s", recs[1], shutdownTimeout)
@@ -62,15 +65,10 @@ func TestRunLogsStartAndStopAsJSON(t *testing.T) {
 
 func TestRunVersionReflectsEnvironment(t *testing.T) {
 	t.Parallel()
-	const sha = "0123456789abcdef0123456789abcdef01234567"
-	env := map[string]string{
-		"FLY_IMAGE_REF":  "registry.fly.io/flakeship:git-" + sha,
-		"FLY_MACHINE_ID": "148e21ea7e1389",
-		"FLY_REGION":     "ams",
-	}
-	s := startRun(t, env)
+	const imageRef = "registry.fly.io/example:git-0123456789abcdef0123456789abcdef01234567"
+	s := startService(t, "FLY_IMAGE_REF="+imageRef, "FLY_MACHINE_ID=148e21ea7e1389", "FLY_REGION=ams")
 	got := do(t, http.DefaultClient, "GET", s.url+"/version", nil)
-	want := `{"version":"dev","image_ref":"registry.fly.io/flakeship:git-` + sha + `","machine_id":"148e21ea7e1389","region":"ams"}`
+	want := `{"version":"` + version + `","image_ref":"` + imageRef + `","machine_id":"148e21ea7e1389","region":"ams"}`
 	if got.status != 200 || got.body != want {
 		t.Errorf("GET /version = %d %s, want 200 %s", got.status, got.body, want)
 	}
@@ -162,8 +160,8 @@ func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
 
 func TestRunNormalisesPortWithLeadingZeros(t *testing.T) {
 	t.Parallel()
-	s := startRunOnPort(t, nil, func(port string) string { return "00" + port })
-	port := strings.TrimPrefix(s.addr, "127.0.0.1:")
+	s := startServiceWithPort(t, func(port string) string { return "00" + port })
+	port := s.port
 	start := s.stdout.waitFor(t, 0, msgIs("server started"))
 	if start["address"] != "0.0.0.0:"+port {
 		t.Errorf("PORT=00%s: start record %v, want address 0.0.0.0:%s", port, start, port)
@@ -185,7 +183,7 @@ func TestLoadConfigPort(t *testing.T) {
 
 func TestRunCutsOffSlowHeaders(t *testing.T) {
 	t.Parallel()
-	s := startRun(t, nil)
+	s := startService(t)
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +214,7 @@ func TestRunCutsOffSlowHeaders(t *testing.T) {
 
 func TestRunRejectsOversizeHeaders(t *testing.T) {
 	t.Parallel()
-	s := startRun(t, nil)
+	s := startService(t)
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +242,7 @@ func TestRunRejectsOversizeHeaders(t *testing.T) {
 
 // clientIPFromLog makes a request that gets a 404, which the access log
 // records with the client IP the service derived.
-func clientIPFromLog(t *testing.T, s *runningService, path string, header http.Header) string {
+func clientIPFromLog(t *testing.T, s *service, path string, header http.Header) string {
 	t.Helper()
 	if got := do(t, http.DefaultClient, "GET", s.url+path, header); got.status != 404 {
 		t.Fatalf("GET %s: %d, want 404", path, got.status)
@@ -266,7 +264,7 @@ func TestRunClientIP(t *testing.T) {
 	}
 	t.Run("on Fly", func(t *testing.T) {
 		t.Parallel()
-		s := startRun(t, map[string]string{"FLY_MACHINE_ID": "148e21ea7e1389"})
+		s := startService(t, "FLY_MACHINE_ID=148e21ea7e1389")
 		if ip := clientIPFromLog(t, s, "/fly-header", withFly); ip != "203.0.113.7" {
 			t.Errorf("with Fly-Client-IP: client_ip %q, want 203.0.113.7", ip)
 		}
@@ -276,7 +274,7 @@ func TestRunClientIP(t *testing.T) {
 	})
 	t.Run("off Fly", func(t *testing.T) {
 		t.Parallel()
-		s := startRun(t, nil)
+		s := startService(t)
 		if ip := clientIPFromLog(t, s, "/fly-header", withFly); ip != "127.0.0.1" {
 			t.Errorf("off Fly a Fly-Client-IP header is just a client's claim: client_ip %q, want 127.0.0.1", ip)
 		}
@@ -288,7 +286,7 @@ func TestRunClientIP(t *testing.T) {
 
 func TestRunLogsNoPingSuccess(t *testing.T) {
 	t.Parallel()
-	s := startRun(t, nil)
+	s := startService(t)
 	for range 100 {
 		do(t, http.DefaultClient, "GET", s.url+"/ping", nil)
 	}
@@ -301,5 +299,42 @@ func TestRunLogsNoPingSuccess(t *testing.T) {
 	}
 	if n := len(s.stdout.records(t)); n != 2 {
 		t.Errorf("want 2 records (start, /marker 404), got %d:\n%s", n, s.stdout.String())
+	}
+}
+
+func TestServiceExitsOneOnBadPort(t *testing.T) {
+	t.Parallel()
+	for _, port := range []string{"0", "70000", "eighty"} {
+		var stdout, stderr strings.Builder
+		cmd := serviceCommand(t, "PORT="+port)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("PORT=%s: %v, want exit status 1", port, err)
+		}
+		line := stderr.String()
+		if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") || !strings.Contains(line, `PORT "`+port+`"`) {
+			t.Errorf("PORT=%s: stderr %q, want one line naming PORT and the value", port, line)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("PORT=%s: stdout %q, want empty", port, stdout.String())
+		}
+	}
+}
+
+func TestServiceDebugModeKeepsJSONLines(t *testing.T) {
+	t.Parallel()
+	s := startService(t, "GIN_MODE=debug")
+	if got := do(t, http.DefaultClient, "GET", s.url+"/ping", nil); got.status != 200 {
+		t.Fatalf("GET /ping in debug mode: %d", got.status)
+	}
+	// records fails on any line that is not JSON, such as gin's text banner.
+	route := s.stdout.waitFor(t, 5*time.Second, func(rec map[string]any) bool { return rec["msg"] == "route" && rec["path"] == "/ping" })
+	if route["level"] != "DEBUG" || route["component"] != "gin" {
+		t.Errorf("gin's route line %v, want a DEBUG record from component gin", route)
+	}
+	if e := s.stderr.String(); e != "" {
+		t.Errorf("stderr %q, want empty", e)
 	}
 }

@@ -25,7 +25,6 @@ func newRouter(cfg config, logger *slog.Logger) *gin.Engine {
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 
-	ping := pingHandler()
 	r.GET("/ping", ping)
 	r.HEAD("/ping", ping)
 	version := versionHandler(cfg)

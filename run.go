@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLeveledLogger(stdout, level)
 	slog.SetDefault(logger) // also turns stray log.Printf calls into JSON lines
 	gin.SetMode(cfg.GinMode)
-	return serve(ctx, cfg, newServer(newRouter(cfg, logger), logger), logger, shutdownTimeout)
+	return serve(ctx, cfg, newServer(newRouter(cfg, logger), logger), logger)
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

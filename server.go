@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
@@ -35,29 +38,22 @@ func newServer(handler http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// serve listens on the configured address and serves until ctx is done,
-// then stops accepting and lets in-flight requests finish for at most drain.
-func serve(ctx context.Context, cfg config, srv *http.Server, logger *slog.Logger, drain time.Duration) error {
+// serve listens on the configured address and serves until ctx is done or
+// SIGINT or SIGTERM arrives, then drains (see shutdown).
+func serve(ctx context.Context, cfg config, srv *http.Server, logger *slog.Logger) error {
 	addr := cfg.listenAddr()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("listen failed", "address", addr, "error", err)
 		return fmt.Errorf("listening on %s: %w; set PORT to a free port", addr, err)
 	}
-	return serveOn(ctx, ln, cfg, srv, logger, drain)
-}
-
-// serveOn is serve on a listener that is already open; it closes ln. It
-// stops on SIGINT or SIGTERM as well as when ctx is done.
-func serveOn(ctx context.Context, ln net.Listener, cfg config, srv *http.Server, logger *slog.Logger, drain time.Duration) error {
-	addr := cfg.listenAddr()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// Signals are taken over once the server serves: registering them before
 	// the listener opened delayed the first response by about 0.8 ms
 	// (scripts/bench), and a signal that comes sooner ends the process by
 	// default, before it has answered anything.
-	ctx, stopSignals := withShutdownSignal(ctx)
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	logger.Info("server started", "address", addr, "listener", ln.Addr().String(), "version", cfg.Version)
 
@@ -67,22 +63,34 @@ func serveOn(ctx context.Context, ln net.Listener, cfg config, srv *http.Server,
 		return fmt.Errorf("serving on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
-
-	logger.Info("server stopping", "reason", context.Cause(ctx).Error(), "drain_timeout", drain.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		if errors.Is(err, context.DeadlineExceeded) {
-			logger.Error("drain incomplete, connections closed", "error", err)
-			return fmt.Errorf("stopping the server: in-flight requests did not finish within %s: %w", drain, err)
-		}
-		logger.Error("shutdown failed, connections closed", "error", err)
-		return fmt.Errorf("stopping the server: %w", err)
+	// From here a second signal gets the default behaviour: the process
+	// ends at once instead of waiting for the drain.
+	stopSignals()
+	logger.Info("server stopping", "reason", context.Cause(ctx).Error(), "drain_timeout", shutdownTimeout.String())
+	if err := shutdown(srv, shutdownTimeout, logger); err != nil {
+		return err
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving on %s: %w", addr, err)
 	}
 	logger.Info("server stopped")
 	return nil
+}
+
+// shutdown stops accepting and lets in-flight requests finish for at most
+// drain, then closes whatever connections are left.
+func shutdown(srv *http.Server, drain time.Duration, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if err == nil {
+		return nil
+	}
+	_ = srv.Close()
+	if errors.Is(err, context.DeadlineExceeded) {
+		logger.Error("drain incomplete, connections closed", "error", err)
+		return fmt.Errorf("stopping the server: in-flight requests did not finish within %s: %w", drain, err)
+	}
+	logger.Error("shutdown failed, connections closed", "error", err)
+	return fmt.Errorf("stopping the server: %w", err)
 }

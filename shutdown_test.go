@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
-	"strconv"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,80 +150,82 @@ func (l *load) stop(t *testing.T) {
 	t.Logf("load: %d ok, %d refused after the listener closed", l.ok.Load(), l.refused.Load())
 }
 
-// Not parallel: the signal goes to the whole test process, and Go runs
-// parallel tests only after the sequential ones, so no other run() sees it.
-func TestRunStopsGracefullyOnSignal(t *testing.T) {
+func TestServiceStopsGracefullyOnSignal(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			s := startRun(t, nil)
+			t.Parallel()
+			s := startService(t)
 			l := startLoad(s.url+"/ping", 16)
 			l.waitForSuccesses(t, 500)
-			if err := syscall.Kill(os.Getpid(), sig); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-s.done:
-				s.done <- err
-			case <-time.After(shutdownTimeout + 5*time.Second):
-				t.Fatalf("run did not return within %s of %s", shutdownTimeout, sig)
-			}
+			start := time.Now()
+			s.signal(t, sig)
+			err := s.wait(t)
 			l.stop(t)
 			if err != nil {
-				t.Errorf("run returned %v after %s, want nil", err, sig)
+				t.Errorf("the service ended with %v after %s, want status 0; stderr %q", err, sig, s.stderr.String())
+			}
+			if elapsed := time.Since(start); elapsed > shutdownTimeout {
+				t.Errorf("exit took %s, beyond the %s drain bound", elapsed, shutdownTimeout)
 			}
 			rec := s.stdout.waitFor(t, 0, msgIs("server stopping"))
 			if want := sig.String() + " signal received"; rec["reason"] != want {
 				t.Errorf("stopping record %v, want reason %q", rec, want)
 			}
-			s.stdout.waitFor(t, 0, msgIs("server stopped"))
+			recs := s.stdout.records(t)
+			if last := recs[len(recs)-1]; last["msg"] != "server stopped" {
+				t.Errorf("last log record %v, want server stopped", last)
+			}
+			if e := s.stderr.String(); e != "" {
+				t.Errorf("stderr %q, want empty", e)
+			}
 		})
 	}
 }
 
-// blockingRouter is the production router plus /slow, which answers only
-// when released, so a request can be held in flight across shutdown.
-func blockingRouter(logger *slog.Logger) (*gin.Engine, chan struct{}, chan struct{}) {
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	r := newRouter(config{Version: "dev"}, logger)
-	r.GET("/slow", func(c *gin.Context) {
-		entered <- struct{}{}
-		<-release
-		writeJSON(c, http.StatusOK, pongBody)
-	})
-	return r, entered, release
-}
-
-// startServe serves router on a listener it opens itself, so no other
-// socket can take the port in between.
-func startServe(t *testing.T, router http.Handler, logs *logSink, drain time.Duration) (string, context.CancelFunc, chan error) {
+// sendHeadersButTheEnd opens a connection to addr and sends a request whose
+// headers never finish: the server has accepted the connection, so the
+// drain waits for it (up to net/http's 5 s grace for unfinished headers).
+func sendHeadersButTheEnd(t *testing.T, addr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config{Port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), Version: "dev"}
-	logger := newLogger(logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveOn(ctx, ln, cfg, newServer(router, logger), logger, drain) }()
-	logs.waitFor(t, 10*time.Second, msgIs("server started"))
-	return "http://" + ln.Addr().String(), cancel, done
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "GET /ping HTTP/1.1\r\nHost: test\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server accept it
 }
 
-func TestShutdownWaitsForInFlightRequest(t *testing.T) {
+func TestServiceSecondSignalExitsAtOnce(t *testing.T) {
 	t.Parallel()
-	logs := &logSink{}
-	router, entered, release := blockingRouter(newLogger(logs))
-	url, cancel, done := startServe(t, router, logs, shutdownTimeout)
-	defer cancel()
+	s := startService(t)
+	sendHeadersButTheEnd(t, s.addr)
+	s.signal(t, syscall.SIGTERM)
+	s.stdout.waitFor(t, 5*time.Second, msgIs("server stopping"))
+	select {
+	case <-s.exited:
+		t.Fatalf("the service exited (%v) while a connection was still draining", s.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	s.signal(t, syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		var exit *exec.ExitError
+		if !errors.As(s.err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+			t.Errorf("after a second SIGTERM the service ended with %v, want killed by SIGTERM", s.err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a second SIGTERM did not end the service")
+	}
+}
 
-	slow := make(chan response, 1)
-	go func() { slow <- do(t, http.DefaultClient, "GET", url+"/slow", nil) }()
-	<-entered
-	cancel()
-
-	// New connections are refused while the accepted request is held.
+// waitUntilRefused waits until new connections to url are refused, as they
+// are once the drain has closed the listener.
+func waitUntilRefused(t *testing.T, url string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, err := http.Get(url + "/ping")
@@ -231,19 +233,59 @@ func TestShutdownWaitsForInFlightRequest(t *testing.T) {
 			resp.Body.Close()
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("listener still accepting 5s after shutdown began (last error %v)", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// blockingServer serves the production router plus /slow, which answers
+// only when released, so a request can be held in flight across shutdown.
+func blockingServer(t *testing.T, logs *logSink, wrap func(net.Listener) net.Listener) (*httptest.Server, chan struct{}, chan struct{}) {
+	t.Helper()
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	logger := newLogger(logs)
+	r := newRouter(config{Version: "dev"}, logger)
+	r.GET("/slow", func(c *gin.Context) {
+		entered <- struct{}{}
+		<-release
+		ping(c)
+	})
+	ts := httptest.NewUnstartedServer(r)
+	ts.Config = newServer(r, logger)
+	ts.Listener = wrap(ts.Listener)
+	ts.Start()
+	// Serve registers the listener asynchronously: one answered request
+	// means Shutdown will find it.
+	if got := do(t, ts.Client(), "GET", ts.URL+"/ping", nil); got.status != http.StatusOK {
+		t.Fatalf("GET /ping: %d", got.status)
+	}
+	return ts, entered, release
+}
+
+func noWrap(ln net.Listener) net.Listener { return ln }
+
+func TestShutdownWaitsForInFlightRequest(t *testing.T) {
+	t.Parallel()
+	logs := &logSink{}
+	ts, entered, release := blockingServer(t, logs, noWrap)
+	defer ts.Close()
+
+	slow := make(chan response, 1)
+	go func() { slow <- do(t, http.DefaultClient, "GET", ts.URL+"/slow", nil) }()
+	<-entered
+	done := make(chan error, 1)
+	go func() { done <- shutdown(ts.Config, shutdownTimeout, newLogger(logs)) }()
+
+	waitUntilRefused(t, ts.URL)
 	select {
 	case err := <-done:
-		t.Fatalf("serve returned %v while a request was in flight", err)
+		t.Fatalf("shutdown returned %v while a request was in flight", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-
 	close(release)
 	if got := <-slow; got.status != 200 || got.body != `{"message":"pong"}` {
 		t.Errorf("in-flight request got %d %q, want 200 pong", got.status, got.body)
@@ -251,41 +293,35 @@ func TestShutdownWaitsForInFlightRequest(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("serve returned %v after the drain, want nil", err)
+			t.Errorf("shutdown returned %v after the drain, want nil", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("serve did not return after the in-flight request finished")
+		t.Fatal("shutdown did not return after the in-flight request finished")
 	}
 }
 
 func TestShutdownDrainIsBounded(t *testing.T) {
 	t.Parallel()
 	logs := &logSink{}
-	router, entered, release := blockingRouter(newLogger(logs))
+	ts, entered, release := blockingServer(t, logs, noWrap)
+	defer ts.Close()
 	defer close(release)
 	const drain = 300 * time.Millisecond
-	url, cancel, done := startServe(t, router, logs, drain)
-	defer cancel()
 
 	go func() {
-		resp, err := http.Get(url + "/slow")
+		resp, err := http.Get(ts.URL + "/slow")
 		if err == nil {
 			resp.Body.Close()
 		}
 	}()
 	<-entered
 	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "did not finish within "+drain.String()) {
-			t.Errorf("serve returned %v, want an error naming the %s drain bound", err, drain)
-		}
-		if elapsed := time.Since(start); elapsed > drain+2*time.Second {
-			t.Errorf("serve took %s to give up, bound is %s", elapsed, drain)
-		}
-	case <-time.After(drain + 5*time.Second):
-		t.Fatal("serve did not give up on a request that never finishes")
+	err := shutdown(ts.Config, drain, newLogger(logs))
+	if err == nil || !strings.Contains(err.Error(), "did not finish within "+drain.String()) {
+		t.Errorf("shutdown returned %v, want an error naming the %s drain bound", err, drain)
+	}
+	if elapsed := time.Since(start); elapsed > drain+2*time.Second {
+		t.Errorf("shutdown took %s to give up, bound is %s", elapsed, drain)
 	}
 	if rec := logs.waitFor(t, 0, msgIs("drain incomplete, connections closed")); rec["level"] != "ERROR" {
 		t.Errorf("drain timeout logged as %v, want ERROR", rec)
@@ -305,26 +341,13 @@ func (l failingCloseListener) Close() error {
 
 func TestShutdownReportsAnErrorThatIsNotTheDrainBound(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &logSink{}
-	logger := newLogger(logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- serveOn(ctx, failingCloseListener{ln}, config{Port: "8080", Version: "dev"}, newServer(newRouter(config{Version: "dev"}, logger), logger), logger, shutdownTimeout)
-	}()
-	logs.waitFor(t, 10*time.Second, msgIs("server started"))
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, errListenerClose) || strings.Contains(err.Error(), "did not finish") {
-			t.Errorf("serve returned %v, want the listener's close error and no claim about the drain bound", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("serve did not return after shutdown")
+	ts, _, release := blockingServer(t, logs, func(ln net.Listener) net.Listener { return failingCloseListener{ln} })
+	defer ts.Close()
+	defer close(release)
+	err := shutdown(ts.Config, shutdownTimeout, newLogger(logs))
+	if !errors.Is(err, errListenerClose) || strings.Contains(err.Error(), "did not finish") {
+		t.Errorf("shutdown returned %v, want the listener's close error and no claim about the drain bound", err)
 	}
 	rec := logs.waitFor(t, 0, msgIs("shutdown failed, connections closed"))
 	if rec["level"] != "ERROR" || rec["error"] != errListenerClose.Error() {

@@ -1,6 +1,6 @@
 // Package testkit holds what the scripts module's tests share: the
-// repository root, required tools, and the real service built like the flake
-// and started on a loopback port.
+// repository root, required tools, a scratch directory, and the service
+// started on a loopback port (servicebuild.Binary builds it).
 package testkit
 
 import (
@@ -17,18 +17,17 @@ import (
 	"time"
 
 	"github.com/flakeship/flakeship/scripts/internal/repo"
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 )
 
-// Main runs a package's tests, then removes the service binaries they built.
-// Call it from TestMain.
+// Main runs a package's tests, then removes what they kept in ScratchDir
+// (such as service binaries). Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	builds.mu.Lock()
-	if builds.dir != "" {
-		os.RemoveAll(builds.dir)
+	scratch.mu.Lock()
+	if scratch.dir != "" {
+		os.RemoveAll(scratch.dir)
 	}
-	builds.mu.Unlock()
+	scratch.mu.Unlock()
 	os.Exit(code)
 }
 
@@ -70,38 +69,29 @@ func FreePort(t testing.TB) string {
 	return port
 }
 
-var builds struct {
-	mu   sync.Mutex
-	dir  string
-	bins map[string]string // version → binary
+var scratch struct {
+	mu  sync.Mutex
+	dir string
 }
 
-// ServiceBinary builds the service once per version, exactly as the flake
-// does (servicebuild.Build), and returns the binary's path.
-func ServiceBinary(t testing.TB, version string) string {
+// ScratchDir returns a new directory named after name inside one that lives
+// as long as the test binary: Main removes it after the tests.
+func ScratchDir(t testing.TB, name string) string {
 	t.Helper()
-	builds.mu.Lock()
-	defer builds.mu.Unlock()
-	if bin, ok := builds.bins[version]; ok {
-		return bin
-	}
-	if builds.dir == "" {
-		dir, err := os.MkdirTemp("", "flakeship-test-service-")
+	scratch.mu.Lock()
+	defer scratch.mu.Unlock()
+	if scratch.dir == "" {
+		dir, err := os.MkdirTemp("", "flakeship-test-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		builds.dir, builds.bins = dir, map[string]string{}
+		scratch.dir = dir
 	}
-	dir, err := os.MkdirTemp(builds.dir, "build-")
+	dir, err := os.MkdirTemp(scratch.dir, name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := servicebuild.Build(RepoRoot(t), dir, "flakeship", version)
-	if err != nil {
-		t.Fatalf("building the service: %v", err)
-	}
-	builds.bins[version] = bin
-	return bin
+	return dir
 }
 
 // StartService runs the service binary bin on a free loopback port with the

@@ -10,20 +10,14 @@ import (
 	"time"
 )
 
-var pong = []byte(`{"message":"pong"}`)
-
 func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
-		_, _ = w.Write(pong)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write([]byte(`{"message":"pong"}`))
 	})
 	srv := &http.Server{
-		Addr:              "0.0.0.0:" + port,
+		Addr:              "0.0.0.0:" + os.Getenv("PORT"),
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
