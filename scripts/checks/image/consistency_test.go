@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/modfile"
 	modulepkg "golang.org/x/mod/module"
 
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
@@ -63,7 +64,7 @@ func TestHealthChecksAnswer200(t *testing.T) {
 		t.Fatal("fly.toml has no [[http_service.checks]]")
 	}
 	port := testkit.FreePort(t)
-	cmd := exec.Command(testkit.ServiceBinary(t, "image-check"))
+	cmd := exec.Command(servicebuild.Binary(t, "image-check"))
 	cmd.Env = []string{"PORT=" + port}
 	svc := startService(t, cmd, port, cfg.HTTPService.Checks[0].Path)
 	for _, c := range cfg.HTTPService.Checks {

@@ -84,7 +84,11 @@ func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]
 // runs them) read, testdata included.
 func nixBuildInputs(root string) (map[string]bool, error) {
 	need := map[string]bool{"flake.nix": true, "flake.lock": true, "go.mod.sri": true, "go.mod": true, "go.sum": true}
-	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(servicebuild.Tags, ","), "./...")
+	recipe, err := servicebuild.Load(root, "")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(recipe.Tags, ","), "./...")
 	cmd.Dir = root
 	// -mod=readonly: listing must never rewrite the service's go.mod.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
@@ -48,7 +49,7 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	if cfg.HTTPService == nil || len(cfg.HTTPService.Checks) == 0 {
 		t.Fatal("fly.toml has no [[http_service.checks]]: nothing says how Fly sees the service healthy")
 	}
-	binary := testkit.ServiceBinary(t, "image-check")
+	binary := servicebuild.Binary(t, "image-check")
 
 	root := t.TempDir()
 	if err := os.Chmod(root, 0o755); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
@@ -19,7 +20,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // returns its base URL.
 func startService(t *testing.T, imageRef string) string {
 	t.Helper()
-	bin := testkit.ServiceBinary(t, "v-pipeline-test")
+	bin := servicebuild.Binary(t, "v-pipeline-test")
 	return testkit.StartService(t, bin, "FLY_IMAGE_REF="+imageRef, "FLY_REGION=ams")
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // loopback port with the given extra environment and returns its base URL.
 func startService(t *testing.T, env ...string) string {
 	t.Helper()
-	return testkit.StartService(t, testkit.ServiceBinary(t, builtVersion), env...)
+	return testkit.StartService(t, servicebuild.Binary(t, builtVersion), env...)
 }
 
 // switchingProxy forwards to old until switchAfter has passed, then to new:
