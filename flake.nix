@@ -39,9 +39,20 @@
       # One Go for the package, its checks, the dev shell and golangci-lint:
       # a golangci-lint built with an older Go than the code it lints panics
       # ("file requires newer Go version"). nixpkgs' golangci-lint takes its
-      # builder as the argument buildGo126Module (pkgs/by-name/go/golangci-lint).
+      # builder as an argument (buildGo126Module on nixos-26.05,
+      # pkgs/by-name/go/golangci-lint); whichever buildGo…Module argument the
+      # pinned release names gets the package's builder.
       buildGoModuleFor = pkgs: pkgs.buildGo126Module;
-      golangciLintFor = pkgs: pkgs.golangci-lint.override { buildGo126Module = buildGoModuleFor pkgs; };
+      golangciLintFor =
+        pkgs:
+        let
+          builderArgs = lib.filter (name: builtins.match "buildGo[0-9]*Module" name != null) (
+            lib.attrNames (lib.functionArgs pkgs.golangci-lint.override)
+          );
+        in
+        lib.throwIf (builderArgs == [ ])
+          "pkgs.golangci-lint takes no buildGo…Module argument any more: build it with the package's Go another way in flake.nix (golangciLintFor)"
+          (pkgs.golangci-lint.override (lib.genAttrs builderArgs (_: buildGoModuleFor pkgs)));
 
       flakeshipFor =
         pkgs:

@@ -137,7 +137,14 @@ let
       hasInfix
       replaceStrings
       ;
-    inherit (builtins) concatStringsSep;
+    inherit (builtins)
+      concatStringsSep
+      filter
+      match
+      attrNames
+      ;
+    inherit functionArgs;
+    throwIf = cond: msg: if cond then throw msg else x: x;
     getExe = drv: "${drv}/bin/${drv.meta.mainProgram}";
     # lib/strings.nix
     fileContents = file: removeSuffix "\n" (readFile file);
@@ -149,13 +156,24 @@ let
     outPath = "/nix/store/stub-${name}";
   };
 
-  # lib.makeOverridable, for packages called with their dependencies.
+  # lib/trivial.nix: functionArgs sees through functors.
+  functionArgs =
+    f:
+    if f ? __functor then
+      f.__functionArgs or (functionArgs (f.__functor f))
+    else
+      builtins.functionArgs f;
+  # lib/customisation.nix makeOverridable: override takes the same arguments
+  # as the package function (mirrorFunctionArgs), so functionArgs lists them.
   makeOverridable =
     f: args:
     f args
     // {
-      override =
-        newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
+      override = {
+        __functor =
+          _: newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
+        __functionArgs = functionArgs f;
+      };
     };
 
   # lib.toExtension, as mkDerivation's overrideAttrs applies it.
