@@ -73,6 +73,7 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	// Fly sets PORT only if fly.toml says so (it does not): the default must do.
 	port := src.DefaultPort
 	cmd.Env = []string{}
+	testkit.LockPort(t, port)
 	if !portFree(port) {
 		port = testkit.FreePort(t)
 		cmd.Env = []string{"PORT=" + port}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +68,23 @@ func FreePort(t testing.TB) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// LockPort holds an exclusive lock named after port until the test ends, so
+// test processes that must use one fixed port (the service's default) take
+// turns: go test runs packages in parallel, and the scenario tests run the
+// same checks on several copies at once.
+func LockPort(t testing.TB, port string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "flakeship-port-"+port+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing the file releases the lock
 }
 
 var scratch struct {
