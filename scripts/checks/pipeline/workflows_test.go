@@ -396,7 +396,7 @@ func TestNamesTimeoutsAndConcurrencyEverywhere(t *testing.T) {
 	}
 }
 
-func TestDependabotCoversActionsBothGoModulesAndTheFlakeWithCooldown(t *testing.T) {
+func TestDependabotCoversActionsBothGoModulesTheFlakeAndTheImageWithCooldown(t *testing.T) {
 	root := loadYAML(t, testkit.RepoRoot(t)+"/.github/dependabot.yml")
 	if v := get(root, "version"); v == nil || v.Value != "2" {
 		t.Errorf("dependabot.yml: version must be 2")
@@ -422,7 +422,7 @@ func TestDependabotCoversActionsBothGoModulesAndTheFlakeWithCooldown(t *testing.
 			t.Errorf("dependabot.yml: %s cooldown default-days = %q, want >= 7", eco, days.Value)
 		}
 	}
-	for eco, want := range map[string][]string{"github-actions": {"/"}, "gomod": {"/", "/scripts"}, "nix": {"/"}} {
+	for eco, want := range map[string][]string{"github-actions": {"/"}, "gomod": {"/", "/scripts"}, "nix": {"/"}, "docker": {"/"}} {
 		for _, w := range want {
 			if !contains(dirs[eco], w) {
 				t.Errorf("dependabot.yml: %s does not cover %s (has %v)", eco, w, dirs[eco])

@@ -140,7 +140,9 @@ func measureLoad(o options, wrk, tmp string, servers []*server) error {
 		return err
 	}
 	load := func(s *server, d time.Duration) (wrkResult, error) {
-		return runWrk(wrk, script, s.url+"/ping", o.threads, o.conns, d, wrkCPU)
+		r, err := runWrk(wrk, script, s.url+"/ping", o.threads, o.conns, d, wrkCPU)
+		s.requests += r.requests
+		return r, err
 	}
 	for _, s := range servers { // warm-up: connections, heap, page cache
 		if _, err := load(s, time.Second); err != nil {
@@ -163,7 +165,7 @@ func measureLoad(o options, wrk, tmp string, servers []*server) error {
 		if err := s.stop(); err != nil {
 			return err
 		}
-		s.peakRSSKB = s.maxRSSKB()
+		s.peakRSSKB, s.cpu = s.usage()
 	}
 	return nil
 }

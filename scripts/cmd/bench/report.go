@@ -37,6 +37,7 @@ func report(out io.Writer, o options, svc, bare *server) bool {
 	fmt.Fprintln(tw, "metric\tservice\tbare\tservice/bare\t")
 	fmt.Fprintf(tw, "/ping throughput (req/s)\t%.0f\t%.0f\t%.2f\t\n", median(svc.throughputs), median(bare.throughputs), throughput)
 	fmt.Fprintf(tw, "p99 latency\t%s\t%s\t%.2f\t\n", seconds(median(svc.p99s)), seconds(median(bare.p99s)), p99)
+	fmt.Fprintf(tw, "server CPU per request\t%s\t%s\t%.2f\t\n", seconds(svc.cpuPerRequest()), seconds(bare.cpuPerRequest()), svc.cpuPerRequest()/bare.cpuPerRequest())
 	fmt.Fprintf(tw, "peak RSS\t%s\t%s\t%.2f\t\n", megabytes(svc.peakRSSKB), megabytes(bare.peakRSSKB), rss)
 	fmt.Fprintf(tw, "exec to first 200\t%s\t%s\t%.2f\t\n", seconds(median(svc.startups)), seconds(median(bare.startups)), start)
 	fmt.Fprintf(tw, "failed requests\t%d\t%d\t\t\n", svc.failures, bare.failures)

@@ -23,7 +23,9 @@ type server struct {
 	p99s        []float64 // seconds, one per round
 	startups    []float64 // seconds from exec to the first 200, one per start
 	failures    int64
+	requests    int64 // every request wrk sent it, warm-up included
 	peakRSSKB   int64
+	cpu         time.Duration // user + system time of the whole run
 }
 
 var pingClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -77,13 +79,14 @@ func (s *server) stop() error {
 	return nil
 }
 
-// maxRSSKB is the peak resident set of the last run, from the kernel's
-// accounting of the exited process (getrusage ru_maxrss, in KiB on Linux).
-func (s *server) maxRSSKB() int64 {
+// usage is the peak resident set (getrusage ru_maxrss, in KiB on Linux)
+// and the CPU time of the last run, from the kernel's accounting of the
+// exited process.
+func (s *server) usage() (peakRSSKB int64, cpu time.Duration) {
 	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
+		return ru.Maxrss, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return 0
+	return 0, 0
 }
 
 // sameResponses checks that every server answers GET /ping with the same
@@ -121,4 +124,12 @@ func freePort() (string, error) {
 		return "", errors.New("not a TCP address")
 	}
 	return strconv.Itoa(addr.Port), nil
+}
+
+// cpuPerRequest is the run's CPU time over the requests it served, in seconds.
+func (s *server) cpuPerRequest() float64 {
+	if s.requests == 0 {
+		return 0
+	}
+	return s.cpu.Seconds() / float64(s.requests)
 }
