@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,8 +15,52 @@ import (
 	"time"
 )
 
-// requestTimeout bounds one request; the overall deadline bounds it further.
-const requestTimeout = 10 * time.Second
+const (
+	// requestTimeout bounds one request; the overall deadline bounds it further.
+	requestTimeout = 10 * time.Second
+	firstWait      = 500 * time.Millisecond
+	maxWait        = 8 * time.Second
+)
+
+// result is the outcome of polling: the last complete attempt (one cut short
+// by the deadline is dropped when an earlier one says more), how many
+// attempts ran, and how long it all took.
+type result struct {
+	last     attempt
+	attempts int
+	elapsed  time.Duration
+	timedOut bool
+}
+
+func (r result) ok() bool { return !r.timedOut && r.last.ok() }
+
+// poll probes until the expected release answers or cfg.timeout passes,
+// waiting with capped exponential backoff and ±20% jitter in between. A
+// fresh connection per request, so every attempt goes through the proxy's
+// routing like a new visitor would.
+func poll(cfg *config) (res result) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+	defer func() { res.elapsed = time.Since(start) }()
+	for wait := firstWait; ; wait = min(2*wait, maxWait) {
+		a := probe(ctx, client, cfg)
+		if ctx.Err() == nil || res.attempts == 0 {
+			res.last = a
+		}
+		res.attempts++
+		if a.ok() {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			res.timedOut = true
+			return res
+		case <-time.After(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))):
+		}
+	}
+}
 
 // versionInfo is the service's /version body (see the service contract).
 type versionInfo struct {
@@ -43,12 +88,6 @@ type attempt struct {
 }
 
 func (a attempt) ok() bool { return a.problem == "" }
-
-func newHTTPClient() *http.Client {
-	// A fresh connection per request, so every attempt goes through the
-	// proxy's routing like a new visitor would.
-	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
-}
 
 func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 	var a attempt
@@ -79,27 +118,22 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 	return a
 }
 
-func get(ctx context.Context, client *http.Client, base, path string) (endpointResult, []byte) {
-	res := endpointResult{path: path}
+func get(ctx context.Context, client *http.Client, base, path string) (res endpointResult, body []byte) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-	if err != nil {
-		res.err = err
-		return res, nil
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		res.latency = time.Since(start)
-		res.err = err
-		return res, nil
+	res.path = path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	var resp *http.Response
+	if err == nil {
+		resp, err = client.Do(req)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.latency = time.Since(start)
-	res.status = resp.StatusCode
-	res.err = err
+	if err == nil {
+		defer resp.Body.Close()
+		res.status = resp.StatusCode
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	}
+	res.latency, res.err = time.Since(start), err
 	return res, body
 }
 
@@ -118,25 +152,19 @@ func endpointProblem(r endpointResult, base string) string {
 }
 
 func transportProblem(err error, base string) string {
-	host := base
-	if u, perr := url.Parse(base); perr == nil {
-		host = u.Host
-	}
+	u, _ := url.Parse(base) // parseFlags checked it
+	host := u.Host
 	var dnsErr *net.DNSError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", host)
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Sprintf("no answer from %s in time (request timed out)", host)
 	}
 	return fmt.Sprintf("request to %s failed: %v", host, err)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // releaseOf names the release a /version body reports: the image tag when

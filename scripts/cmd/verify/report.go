@@ -20,30 +20,26 @@ type reporter struct {
 	inActions      bool
 }
 
+// newReporter also masks the deploy tokens in the Actions log should
+// anything echo them (outside Actions there is no masking to ask for).
 func newReporter(stdout, stderr io.Writer, getenv func(string) string) *reporter {
-	return &reporter{
+	r := &reporter{
 		stdout:    stdout,
 		stderr:    stderr,
 		getenv:    getenv,
 		gha:       githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv)),
 		inActions: getenv("GITHUB_ACTIONS") == "true",
 	}
-}
-
-// maskSecrets keeps deploy tokens out of the log should anything echo them.
-// Outside Actions there is no log masking, so nothing is printed.
-func (r *reporter) maskSecrets() {
-	if !r.inActions {
-		return
-	}
 	for _, name := range []string{"FLY_API_TOKEN", "FLY_ACCESS_TOKEN"} {
-		if v := r.getenv(name); v != "" {
+		if v := getenv(name); v != "" && r.inActions {
 			r.gha.AddMask(v)
 		}
 	}
+	return r
 }
 
 func (r *reporter) report(cfg *config, res result) int {
+	latency := formatLatency(res.last.ping.latency + res.last.version.latency)
 	if r.getenv("GITHUB_STEP_SUMMARY") != "" {
 		r.gha.AddStepSummary(summary(cfg, res))
 	}
@@ -52,16 +48,16 @@ func (r *reporter) report(cfg *config, res result) int {
 		r.gha.SetOutput("attempts", strconv.Itoa(res.attempts))
 		if res.ok() {
 			r.gha.SetOutput("release", res.last.release)
-			r.gha.SetOutput("latency", formatLatency(res.last.ping.latency+res.last.version.latency))
+			r.gha.SetOutput("latency", latency)
 		}
 	}
 	if res.ok() {
 		fmt.Fprintf(r.stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
-			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond),
-			formatLatency(res.last.ping.latency+res.last.version.latency))
+			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond), latency)
 		return exitOK
 	}
-	msg := failureMessage(cfg, res)
+	msg := fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
+		cfg.release, cfg.baseURL, cfg.timeout, res.attempts, res.last.problem)
 	if r.inActions {
 		r.gha.WithFieldsMap(map[string]string{"title": "Rollout not verified"}).Errorf("%s", msg)
 	} else {
@@ -70,30 +66,30 @@ func (r *reporter) report(cfg *config, res result) int {
 	return exitFail
 }
 
-func failureMessage(cfg *config, res result) string {
-	return fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
-		cfg.release, cfg.baseURL, cfg.timeout, res.attempts, res.last.problem)
-}
-
+// summary is the job summary: a table of the last attempt's requests.
 func summary(cfg *config, res result) string {
 	var b strings.Builder
-	if res.ok() {
-		fmt.Fprintf(&b, "### ✅ Rollout verified: `%s` at %s\n\n", cfg.release, cfg.baseURL)
-	} else {
-		fmt.Fprintf(&b, "### ❌ Rollout not verified: `%s` at %s\n\n", cfg.release, cfg.baseURL)
+	mark, verdict := "✅", "verified"
+	if !res.ok() {
+		mark, verdict = "❌", "not verified"
 	}
-	b.WriteString("| endpoint | status | latency | release | machine | region |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "### %s Rollout %s: `%s` at %s\n\n", mark, verdict, cfg.release, cfg.baseURL)
+	b.WriteString("| endpoint | status | latency | release | machine | region |\n| --- | --- | --- | --- | --- | --- |\n")
+	// cell keeps server-supplied text from breaking the Markdown table.
+	cell := strings.NewReplacer("|", `\|`, "\n", " ").Replace
 	last := res.last
 	for _, ep := range []endpointResult{last.ping, last.version} {
 		if ep.path == "" {
 			continue // never reached
 		}
-		release, machine, region := "", "", ""
+		status, release, machine, region := "no answer", "", "", ""
+		if ep.status != 0 {
+			status = strconv.Itoa(ep.status)
+		}
 		if ep.path == "/version" {
 			release, machine, region = last.release, last.info.MachineID, last.info.Region
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", ep.path, statusCell(ep), formatLatency(ep.latency),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", ep.path, status, formatLatency(ep.latency),
 			cell(release), cell(machine), cell(region))
 	}
 	fmt.Fprintf(&b, "\n%d attempt(s) in %s.\n", res.attempts, res.elapsed.Round(time.Millisecond))
@@ -101,18 +97,6 @@ func summary(cfg *config, res result) string {
 		fmt.Fprintf(&b, "\n**Problem:** %s\n", cell(last.problem))
 	}
 	return b.String()
-}
-
-func statusCell(ep endpointResult) string {
-	if ep.status == 0 {
-		return "no answer"
-	}
-	return strconv.Itoa(ep.status)
-}
-
-// cell keeps server-supplied text from breaking the Markdown table.
-func cell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
 func formatLatency(d time.Duration) string {
