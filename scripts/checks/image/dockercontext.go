@@ -17,38 +17,18 @@ import (
 	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 )
 
-// Builders differ in what they send besides what .dockerignore lets in.
-type contextMode int
-
-const (
-	// buildKitContext: Depot, flyctl's default remote builder, runs BuildKit,
-	// which sends the Dockerfile separately and the context exactly as
-	// .dockerignore says.
-	buildKitContext contextMode = iota
-	// flyctlArchive: flyctl's own tar archive, used for Docker daemons
-	// without BuildKit (which cannot run this Dockerfile's RUN --mount) and
-	// for the context size flyctl reports, re-includes .dockerignore and the
-	// Dockerfile when the patterns exclude them
-	// (internal/build/imgsrc/archive.go, v0.4.87).
-	flyctlArchive
-)
-
 // dockerContext lists the files (slash-separated, relative to root) that a
 // build of root sends to the builder, applying .dockerignore the way
-// BuildKit does: a file is left out when it or a parent directory matches,
-// the last matching pattern winning (so "!" re-includes).
-func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]int64, error) {
+// BuildKit (Depot, flyctl's default remote builder) does: a file is left out
+// when it or a parent directory matches, the last matching pattern winning
+// (so "!" re-includes). flyctl's own tar archive, for Docker daemons without
+// BuildKit, sends the same files plus Dockerfile and .dockerignore
+// (superfly/flyctl v0.4.87 internal/build/imgsrc/archive.go), so a context
+// right for BuildKit is right for it too.
+func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
 	patterns, err := ignorefile.ReadAll(ignore)
 	if err != nil {
 		return nil, fmt.Errorf("reading .dockerignore: %w", err)
-	}
-	if mode == flyctlArchive {
-		if match, _ := patternmatcher.Matches(".dockerignore", patterns); match {
-			patterns = append(patterns, "!.dockerignore")
-		}
-		if match, _ := patternmatcher.Matches("Dockerfile", patterns); match {
-			patterns = append(patterns, "!Dockerfile")
-		}
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {

@@ -52,26 +52,6 @@ func parseDockerfile(r io.Reader, name string) (*dockerfile, error) {
 	return d, nil
 }
 
-// fromNode returns the FROM line of stage i as the parser saw it, words in
-// their original spelling (instructions.Stage loses the casing of AS).
-func (d *dockerfile) fromNode(i int) []string {
-	n := 0
-	for _, child := range d.ast.Children {
-		if !strings.EqualFold(child.Value, "from") {
-			continue
-		}
-		if n == i {
-			words := []string{}
-			for w := child.Next; w != nil; w = w.Next {
-				words = append(words, w.Value)
-			}
-			return append([]string{strings.Fields(child.Original)[0]}, words...)
-		}
-		n++
-	}
-	return nil
-}
-
 // commands returns stage's commands of type T.
 func commands[T instructions.Command](stage instructions.Stage) []T {
 	var out []T

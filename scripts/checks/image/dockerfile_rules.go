@@ -56,9 +56,6 @@ func checkBuilderStage(d *dockerfile) (problems []string) {
 	if stage.Name != builderStage {
 		bad("first stage must be named %q (FROM ... AS %s), found %q", builderStage, builderStage, stage.Name)
 	}
-	if words := d.fromNode(0); len(words) == 4 && isUpper(words[0]) != isUpper(words[2]) {
-		bad("first stage: %q and %q differ in casing; write both in upper case", words[0], words[2])
-	}
 
 	var nixBuild, copiesClosure bool
 	for _, run := range commands[*instructions.RunCommand](stage) {
@@ -287,4 +284,3 @@ func containsRun(cmd []string, run ...string) bool {
 	return false
 }
 
-func isUpper(s string) bool { return s == strings.ToUpper(s) }
