@@ -283,4 +283,3 @@ func containsRun(cmd []string, run ...string) bool {
 	}
 	return false
 }
-

@@ -15,100 +15,85 @@ import (
 	units "github.com/docker/go-units"
 )
 
-// flyConfig mirrors the parts of flyctl's appconfig.Config (superfly/flyctl
-// internal/appconfig at v0.4.87, types from superfly/fly-go v0.9.5, the
-// version flyctl's go.mod requires) that flakeship uses, with every key
-// flyctl knows in those parts. Where flyctl is not on PATH it stands in for
-// `flyctl config validate --strict`: a key outside it fails the check. The
-// parts flakeship does not use are accepted as any value, unchecked inside
-// (flyctl checks them where it runs); [experimental] is deprecated.
+// flyConfig is the part of fly.toml the project's rules read.
 type flyConfig struct {
-	App            string            `toml:"app"`
-	PrimaryRegion  string            `toml:"primary_region"`
-	KillSignal     string            `toml:"kill_signal"`
-	KillTimeout    *flyDuration      `toml:"kill_timeout"`
-	SwapSizeMB     *int              `toml:"swap_size_mb"`
-	ConsoleCommand string            `toml:"console_command"`
-	Env            map[string]string `toml:"env"`
-	Build          *flyBuild         `toml:"build"`
-	Deploy         *flyDeploy        `toml:"deploy"`
-	HTTPService    *flyHTTPService   `toml:"http_service"`
-	VM             []flyCompute      `toml:"vm"`
-}
-
-// unusedParts are the keys and sections of appconfig.Config at v0.4.87
-// that flakeship does not use: accepted with any content, unchecked inside.
-var unusedParts = []string{
-	"processes", "mounts", "services", "checks", "files", "host_dedication_id", "machine_config",
-	"container", "machine_checks", "restart", "statics", "metrics",
-	"build.settings", "build.compose", "deploy.release_command_vm",
-	"http_service.tls_options", "http_service.http_options", "http_service.machine_checks",
-}
-
-type flyBuild struct {
-	Builder          string            `toml:"builder"`
-	Args             map[string]string `toml:"args"`
-	Buildpacks       []string          `toml:"buildpacks"`
-	Image            string            `toml:"image"`
-	Builtin          string            `toml:"builtin"`
-	Dockerfile       string            `toml:"dockerfile"`
-	Ignorefile       string            `toml:"ignorefile"`
-	BuildTarget      string            `toml:"build-target"`
-	Compression      string            `toml:"compression"`
-	CompressionLevel *int              `toml:"compression_level"`
-}
-
-type flyDeploy struct {
-	Strategy              string       `toml:"strategy"`
-	MaxUnavailable        *float64     `toml:"max_unavailable"`
-	WaitTimeout           *flyDuration `toml:"wait_timeout"`
-	ReleaseCommand        string       `toml:"release_command"`
-	ReleaseCommandTimeout *flyDuration `toml:"release_command_timeout"`
-	SeedCommand           string       `toml:"seed_command"`
-}
-
-type flyHTTPService struct {
-	InternalPort       int             `toml:"internal_port"`
-	ForceHTTPS         bool            `toml:"force_https"`
-	AutoStopMachines   *flyAutostop    `toml:"auto_stop_machines"`
-	AutoStartMachines  *bool           `toml:"auto_start_machines"`
-	MinMachinesRunning *int            `toml:"min_machines_running"`
-	Processes          []string        `toml:"processes"`
-	Concurrency        *flyConcurrency `toml:"concurrency"`
-	Checks             []flyHTTPCheck  `toml:"checks"`
-}
-
-type flyConcurrency struct {
-	Type      string `toml:"type"`
-	HardLimit int    `toml:"hard_limit"`
-	SoftLimit int    `toml:"soft_limit"`
+	App           string            `toml:"app"`
+	PrimaryRegion string            `toml:"primary_region"`
+	KillSignal    string            `toml:"kill_signal"`
+	KillTimeout   *flyDuration      `toml:"kill_timeout"`
+	Env           map[string]string `toml:"env"`
+	Build         *struct {
+		Image      string `toml:"image"`
+		Dockerfile string `toml:"dockerfile"`
+	} `toml:"build"`
+	Deploy *struct {
+		Strategy    string       `toml:"strategy"`
+		WaitTimeout *flyDuration `toml:"wait_timeout"`
+	} `toml:"deploy"`
+	HTTPService *struct {
+		InternalPort     int          `toml:"internal_port"`
+		ForceHTTPS       bool         `toml:"force_https"`
+		AutoStopMachines *flyAutostop `toml:"auto_stop_machines"`
+		Concurrency      *struct {
+			Type      string `toml:"type"`
+			HardLimit int    `toml:"hard_limit"`
+			SoftLimit int    `toml:"soft_limit"`
+		} `toml:"concurrency"`
+		Checks []flyHTTPCheck `toml:"checks"`
+	} `toml:"http_service"`
+	VM []flyCompute `toml:"vm"`
 }
 
 type flyHTTPCheck struct {
-	Interval      *flyDuration      `toml:"interval"`
-	Timeout       *flyDuration      `toml:"timeout"`
-	GracePeriod   *flyDuration      `toml:"grace_period"`
-	Method        string            `toml:"method"`
-	Path          string            `toml:"path"`
-	Protocol      string            `toml:"protocol"`
-	TLSSkipVerify *bool             `toml:"tls_skip_verify"`
-	TLSServerName string            `toml:"tls_server_name"`
-	Headers       map[string]string `toml:"headers"`
+	Interval    *flyDuration `toml:"interval"`
+	Timeout     *flyDuration `toml:"timeout"`
+	GracePeriod *flyDuration `toml:"grace_period"`
+	Method      string       `toml:"method"`
+	Path        string       `toml:"path"`
 }
 
-// flyCompute is a [[vm]] entry: appconfig.Compute with fly.MachineGuest inlined.
 type flyCompute struct {
-	Size             string   `toml:"size"`
-	Memory           string   `toml:"memory"`
-	CPUKind          string   `toml:"cpu_kind"`
-	CPUs             int      `toml:"cpus"`
-	MemoryMB         int      `toml:"memory_mb"`
-	MaxMemoryMB      int      `toml:"max_memory_mb"`
-	GPUs             int      `toml:"gpus"`
-	GPUKind          string   `toml:"gpu_kind"`
-	HostDedicationID string   `toml:"host_dedication_id"`
-	KernelArgs       []string `toml:"kernel_args"`
-	Processes        []string `toml:"processes"`
+	Size   string `toml:"size"`
+	Memory string `toml:"memory"`
+}
+
+// flyKeys are the keys flyctl knows in each table flakeship uses (flyctl's
+// appconfig.Config, superfly/flyctl internal/appconfig at v0.4.87, types
+// from superfly/fly-go v0.9.5, the version flyctl's go.mod requires; [[vm]]
+// is appconfig.Compute with fly.MachineGuest inlined). Where flyctl is not on
+// PATH they stand in for `flyctl config validate --strict`: a key outside
+// them fails the check. A key marked * takes any content, unchecked inside
+// (maps, and the parts flakeship does not use, which flyctl checks where it
+// runs); [experimental] is deprecated.
+var flyKeys = map[string][]string{
+	"": strings.Fields(`app primary_region kill_signal kill_timeout swap_size_mb console_command build deploy http_service vm
+		env* processes* mounts* services* checks* files* host_dedication_id* machine_config* container*
+		machine_checks* restart* statics* metrics*`),
+	"build": strings.Fields(`builder buildpacks image builtin dockerfile ignorefile build-target compression compression_level
+		args* settings* compose*`),
+	"deploy": strings.Fields(`strategy max_unavailable wait_timeout release_command release_command_timeout seed_command
+		release_command_vm*`),
+	"http_service": strings.Fields(`internal_port force_https auto_stop_machines auto_start_machines min_machines_running
+		processes concurrency checks tls_options* http_options* machine_checks*`),
+	"http_service.concurrency": strings.Fields(`type hard_limit soft_limit`),
+	"http_service.checks":      strings.Fields(`interval timeout grace_period method path protocol tls_skip_verify tls_server_name headers*`),
+	"vm": strings.Fields(`size memory cpu_kind cpus memory_mb max_memory_mb gpus gpu_kind host_dedication_id kernel_args
+		processes`),
+}
+
+// unknownFlyKey returns the first part of key that flyctl does not know, as
+// its index, or -1 when flyctl knows the key.
+func unknownFlyKey(key toml.Key) int {
+	for i, name := range key {
+		known := flyKeys[strings.Join(key[:i], ".")]
+		if slices.Contains(known, name+"*") {
+			return -1
+		}
+		if !slices.Contains(known, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // flyDuration accepts Go duration strings only. flyctl also takes numbers,
@@ -158,22 +143,19 @@ func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 		return &cfg, nil
 	}
 	var errs []error
-	for _, key := range md.Undecoded() {
-		top := key[0]
-		if slices.ContainsFunc(unusedParts, func(part string) bool {
-			k := key.String()
-			return k == part || strings.HasPrefix(k, part+".")
-		}) {
-			continue
+	for _, key := range md.Keys() {
+		// Report only the key whose last part is unknown, not its contents.
+		i := unknownFlyKey(key)
+		where := ""
+		if i > 0 {
+			where = " in [" + strings.Join(key[:i], ".") + "]"
 		}
 		switch {
-		case top == "experimental" && len(key) == 1:
+		case i != len(key)-1:
+		case key.String() == "experimental":
 			errs = append(errs, fmt.Errorf("fly.toml: [experimental] is deprecated (auto_rollback does nothing on Machines apps); remove it"))
-		case top == "experimental":
-		case len(key) == 1:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
 		default:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows%s (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), where))
 		}
 	}
 	return &cfg, errors.Join(errs...)
