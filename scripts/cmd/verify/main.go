@@ -51,8 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if err != nil {
 		return exitUsage
 	}
-	rep := newReporter(stdout, stderr, getenv)
-	return rep.report(cfg, poll(cfg))
+	return report(cfg, poll(cfg), stdout, stderr, getenv)
 }
 
 type config struct {

@@ -112,7 +112,7 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 		return a
 	}
 	a.release = releaseOf(a.info)
-	if !releaseMatches(a.info, cfg.release) {
+	if imageTag(a.info.ImageRef) != cfg.release && a.info.Version != cfg.release {
 		a.problem = oldReleaseProblem(a.info, a.release, cfg.release)
 	}
 	return a
@@ -139,32 +139,24 @@ func get(ctx context.Context, client *http.Client, base, path string) (res endpo
 
 // endpointProblem describes a transport error or a non-200 answer.
 func endpointProblem(r endpointResult, base string) string {
-	if r.err != nil {
-		return transportProblem(r.err, base)
-	}
+	u, _ := url.Parse(base) // parseFlags checked it
+	var dnsErr *net.DNSError
+	var netErr net.Error
 	switch {
+	case errors.As(r.err, &dnsErr):
+		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
+	case errors.Is(r.err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", u.Host)
+	case errors.Is(r.err, context.DeadlineExceeded) || errors.As(r.err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer from %s in time (request timed out)", u.Host)
+	case r.err != nil:
+		return fmt.Sprintf("request to %s failed: %v", u.Host, r.err)
 	case r.status >= 500:
 		return fmt.Sprintf("%s answered HTTP %d %s: the app is reachable but failing (see `flyctl logs`)", r.path, r.status, http.StatusText(r.status))
 	case r.status != http.StatusOK:
 		return fmt.Sprintf("%s answered HTTP %d %s, want 200", r.path, r.status, http.StatusText(r.status))
 	}
 	return ""
-}
-
-func transportProblem(err error, base string) string {
-	u, _ := url.Parse(base) // parseFlags checked it
-	host := u.Host
-	var dnsErr *net.DNSError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", host)
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Sprintf("no answer from %s in time (request timed out)", host)
-	}
-	return fmt.Sprintf("request to %s failed: %v", host, err)
 }
 
 // releaseOf names the release a /version body reports: the image tag when
@@ -184,10 +176,6 @@ func imageTag(ref string) string {
 		return name[i+1:]
 	}
 	return ""
-}
-
-func releaseMatches(v versionInfo, want string) bool {
-	return imageTag(v.ImageRef) == want || v.Version == want
 }
 
 func oldReleaseProblem(v versionInfo, seen, want string) string {

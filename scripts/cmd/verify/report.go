@@ -10,58 +10,34 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// reporter writes the outcome for people (stdout/stderr) and, when the
-// GitHub Actions files are present, for the workflow (outputs, summary,
-// annotations).
-type reporter struct {
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	gha            *githubactions.Action
-	inActions      bool
-}
-
-// newReporter also masks the deploy tokens in the Actions log should
-// anything echo them (outside Actions there is no masking to ask for).
-func newReporter(stdout, stderr io.Writer, getenv func(string) string) *reporter {
-	r := &reporter{
-		stdout:    stdout,
-		stderr:    stderr,
-		getenv:    getenv,
-		gha:       githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv)),
-		inActions: getenv("GITHUB_ACTIONS") == "true",
-	}
-	for _, name := range []string{"FLY_API_TOKEN", "FLY_ACCESS_TOKEN"} {
-		if v := getenv(name); v != "" && r.inActions {
-			r.gha.AddMask(v)
-		}
-	}
-	return r
-}
-
-func (r *reporter) report(cfg *config, res result) int {
+// report writes the outcome for people (stdout/stderr) and, when the GitHub
+// Actions files are present, for the workflow (outputs, summary,
+// annotations), and returns the exit code.
+func report(cfg *config, res result, stdout, stderr io.Writer, getenv func(string) string) int {
+	gha := githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
 	latency := formatLatency(res.last.ping.latency + res.last.version.latency)
-	if r.getenv("GITHUB_STEP_SUMMARY") != "" {
-		r.gha.AddStepSummary(summary(cfg, res))
+	if getenv("GITHUB_STEP_SUMMARY") != "" {
+		gha.AddStepSummary(summary(cfg, res))
 	}
-	if r.getenv("GITHUB_OUTPUT") != "" {
-		r.gha.SetOutput("url", cfg.baseURL)
-		r.gha.SetOutput("attempts", strconv.Itoa(res.attempts))
+	if getenv("GITHUB_OUTPUT") != "" {
+		gha.SetOutput("url", cfg.baseURL)
+		gha.SetOutput("attempts", strconv.Itoa(res.attempts))
 		if res.ok() {
-			r.gha.SetOutput("release", res.last.release)
-			r.gha.SetOutput("latency", latency)
+			gha.SetOutput("release", res.last.release)
+			gha.SetOutput("latency", latency)
 		}
 	}
 	if res.ok() {
-		fmt.Fprintf(r.stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
+		fmt.Fprintf(stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
 			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond), latency)
 		return exitOK
 	}
 	msg := fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
 		cfg.release, cfg.baseURL, cfg.timeout, res.attempts, res.last.problem)
-	if r.inActions {
-		r.gha.WithFieldsMap(map[string]string{"title": "Rollout not verified"}).Errorf("%s", msg)
+	if getenv("GITHUB_ACTIONS") == "true" {
+		gha.WithFieldsMap(map[string]string{"title": "Rollout not verified"}).Errorf("%s", msg)
 	} else {
-		fmt.Fprintf(r.stderr, "verify: error: %s\n", msg)
+		fmt.Fprintf(stderr, "verify: error: %s\n", msg)
 	}
 	return exitFail
 }
