@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,7 +67,13 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(recipe.Tags, ","), "./...")
+	// One path a line: the package's testdata, then every file it lists.
+	format := `{{.Dir}}/testdata`
+	for _, list := range []string{"GoFiles", "CgoFiles", "IgnoredGoFiles",
+		"TestGoFiles", "XTestGoFiles", "EmbedFiles", "TestEmbedFiles", "XTestEmbedFiles"} {
+		format += `{{range .` + list + `}}{{"\n"}}{{$.Dir}}/{{.}}{{end}}`
+	}
+	cmd := exec.Command("go", "list", "-tags", strings.Join(recipe.Tags, ","), "-f", format, "./...")
 	cmd.Dir = root
 	// -mod=readonly: listing must never rewrite the service's go.mod.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
@@ -80,37 +85,18 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 		}
 		return nil, fmt.Errorf("go list ./... in %s: %w", root, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for dec.More() {
-		var pkg struct {
-			Dir                                           string
-			GoFiles, CgoFiles, IgnoredGoFiles, OtherFiles []string
-			TestGoFiles, XTestGoFiles                     []string
-			EmbedFiles, TestEmbedFiles, XTestEmbedFiles   []string
-		}
-		if err := dec.Decode(&pkg); err != nil {
-			return nil, fmt.Errorf("reading go list output: %w", err)
-		}
-		for _, list := range [][]string{pkg.GoFiles, pkg.CgoFiles, pkg.IgnoredGoFiles, pkg.OtherFiles,
-			pkg.TestGoFiles, pkg.XTestGoFiles, pkg.EmbedFiles, pkg.TestEmbedFiles, pkg.XTestEmbedFiles} {
-			for _, f := range list {
-				rel, err := filepath.Rel(root, filepath.Join(pkg.Dir, f))
-				if err != nil {
-					return nil, err
-				}
-				need[filepath.ToSlash(rel)] = true
-			}
-		}
-		if err := addTree(root, filepath.Join(pkg.Dir, "testdata"), need); err != nil {
+	for _, p := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if err := addTree(root, p, need); err != nil {
 			return nil, err
 		}
 	}
 	return need, nil
 }
 
-// addTree adds every file under dir (if it exists) to set.
-func addTree(root, dir string, set map[string]bool) error {
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+// addTree adds the file at p, or every file under the directory p, to set;
+// nothing when p does not exist.
+func addTree(root, p string, set map[string]bool) error {
+	err := filepath.WalkDir(p, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
