@@ -52,25 +52,12 @@ func parseDockerfile(r io.Reader, name string) (*dockerfile, error) {
 	return d, nil
 }
 
-// commands returns stage's commands of type T.
-func commands[T instructions.Command](stage instructions.Stage) []T {
-	var out []T
-	for _, c := range stage.Commands {
-		if t, ok := c.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// imageRef splits a FROM image like nixos/nix:2.35.2 into its repository and
-// tag; a digest (@sha256:...) is returned separately.
-func imageRef(ref string) (repo, tag, digest string) {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref, digest = ref[:i], ref[i+1:]
-	}
+// imageRef splits a FROM image like nixos/nix:2.35.2 (or
+// nixos/nix:2.35.2@sha256:...) into its repository and tag.
+func imageRef(ref string) (repo, tag string) {
+	ref, _, _ = strings.Cut(ref, "@")
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref, tag = ref[:i], ref[i+1:]
+		return ref[:i], ref[i+1:]
 	}
-	return ref, tag, digest
+	return ref, ""
 }

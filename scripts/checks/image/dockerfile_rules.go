@@ -49,7 +49,7 @@ func checkDockerfile(d *dockerfile) (runtimeImage, []string) {
 }
 
 func checkBuilderStage(stage instructions.Stage, bad *problems) {
-	repo, tag, _ := imageRef(stage.BaseName)
+	repo, tag := imageRef(stage.BaseName)
 	if strings.TrimPrefix(repo, "docker.io/") != builderImage {
 		bad.add("first stage must build FROM %s, found %q", builderImage, stage.BaseName)
 	}
@@ -60,7 +60,11 @@ func checkBuilderStage(stage instructions.Stage, bad *problems) {
 		bad.add("first stage must be named %q (FROM ... AS %s), found %q", builderStage, builderStage, stage.Name)
 	}
 	var nixBuild, copiesClosure bool
-	for _, run := range commands[*instructions.RunCommand](stage) {
+	for _, c := range stage.Commands {
+		run, ok := c.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
 		// Flags are expanded as BuildKit would with no build args set.
 		if err := run.Expand(func(word string) (string, error) {
 			s, _, err := shell.NewLex('\\').ProcessWord(word, shell.EnvsFromSlice(nil))

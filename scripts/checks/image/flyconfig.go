@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,9 +30,9 @@ type flyConfig struct {
 		WaitTimeout *flyDuration `toml:"wait_timeout"`
 	} `toml:"deploy"`
 	HTTPService *struct {
-		InternalPort     int          `toml:"internal_port"`
-		ForceHTTPS       bool         `toml:"force_https"`
-		AutoStopMachines *flyAutostop `toml:"auto_stop_machines"`
+		InternalPort     int  `toml:"internal_port"`
+		ForceHTTPS       bool `toml:"force_https"`
+		AutoStopMachines any  `toml:"auto_stop_machines"`
 		Concurrency      *struct {
 			Type      string `toml:"type"`
 			HardLimit int    `toml:"hard_limit"`
@@ -113,23 +112,6 @@ func (d *flyDuration) UnmarshalTOML(v any) error {
 	return err
 }
 
-// flyAutostop is fly.MachineAutostop without the deprecated booleans.
-type flyAutostop string
-
-func (a *flyAutostop) UnmarshalTOML(v any) error {
-	switch v := v.(type) {
-	case bool:
-		return fmt.Errorf("auto_stop_machines = %v is the deprecated boolean form; write \"stop\" or \"off\"", v)
-	case string:
-		if !slices.Contains([]string{"off", "stop", "suspend"}, v) {
-			return fmt.Errorf("auto_stop_machines = %q: want \"off\", \"stop\" or \"suspend\"", v)
-		}
-		*a = flyAutostop(v)
-		return nil
-	}
-	return fmt.Errorf("auto_stop_machines = %v: want \"off\", \"stop\" or \"suspend\"", v)
-}
-
 // decodeFlyConfig reads fly.toml. With strict it stands in for flyctl's
 // strict validation and fails on any key the mirror does not know; without,
 // flyctl has checked the keys and only the values are read.
@@ -166,8 +148,9 @@ var deployStrategies = []string{"canary", "rolling", "immediate", "bluegreen"}
 
 // checkFlyConfig returns the ways cfg breaks flyctl's validation or the
 // project's rules for it.
-func checkFlyConfig(cfg *flyConfig) (problems []string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+func checkFlyConfig(cfg *flyConfig) []string {
+	var problems problems
+	bad := problems.add
 	if cfg.App == "" {
 		bad("app must name the Fly app (the one place the name lives)")
 	}
@@ -189,7 +172,15 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	}
 	s := cfg.HTTPService
 	if s == nil {
-		return append(problems, "[http_service] is missing")
+		bad("[http_service] is missing")
+		return problems
+	}
+	switch v := s.AutoStopMachines; {
+	case v == nil:
+	case v == true || v == false:
+		bad("[http_service] auto_stop_machines = %v is the deprecated boolean form; write \"stop\" or \"off\"", v)
+	case !slices.Contains([]any{"off", "stop", "suspend"}, v):
+		bad("[http_service] auto_stop_machines = %#v: want \"off\", \"stop\" or \"suspend\"", v)
 	}
 	if !s.ForceHTTPS {
 		bad("[http_service] force_https must be true")
@@ -227,40 +218,41 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 		bad("want exactly one [[vm]] entry, found %d", len(cfg.VM))
 	}
 	for _, vm := range cfg.VM {
-		problems = append(problems, checkVM(vm)...)
+		checkVM(vm, &problems)
 	}
 	return problems
 }
 
-// cpuPresets are the CPU sizes of fly-go's MachinePresets (machine_types.go
-// at v0.9.5): size → CPU kind and count.
-var cpuPresets = func() map[string]cpuPreset {
-	presets := map[string]cpuPreset{}
-	for _, n := range []int{1, 2, 4, 6, 8} {
-		presets[fmt.Sprintf("shared-cpu-%dx", n)] = cpuPreset{"shared", n}
-	}
-	for _, n := range []int{1, 2, 4, 6, 8, 10, 12, 14, 16} {
-		presets[fmt.Sprintf("performance-%dx", n)] = cpuPreset{"performance", n}
-	}
-	return presets
-}()
-
-type cpuPreset struct {
-	kind string
-	cpus int
+// cpuKinds are fly-go's MachinePresets (machine_types.go at v0.9.5) by CPU
+// kind: the sizes' prefix, their CPU counts and the memory range per CPU in
+// MB (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
+var cpuKinds = []struct {
+	prefix       string
+	cpus         []int64
+	minMB, maxMB int64
+}{
+	{"shared-cpu-", []int64{1, 2, 4, 6, 8}, 256, 2048},
+	{"performance-", []int64{1, 2, 4, 6, 8, 10, 12, 14, 16}, 2048, 8192},
 }
 
-// memoryPerCPU is fly-go's memory range per CPU in MB, by CPU kind
-// (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
-var memoryPerCPU = map[string][2]int64{"shared": {256, 2048}, "performance": {2048, 8192}}
-
-func checkVM(vm flyCompute) (problems []string) {
-	preset, ok := cpuPresets[vm.Size]
-	if !ok {
-		return []string{fmt.Sprintf("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(slices.Sorted(maps.Keys(cpuPresets)), ", "))}
+func checkVM(vm flyCompute, bad *problems) {
+	var sizes []string
+	var minMB, maxMB int64
+	for _, k := range cpuKinds {
+		for _, n := range k.cpus {
+			if size := fmt.Sprintf("%s%dx", k.prefix, n); size != vm.Size {
+				sizes = append(sizes, size)
+			} else {
+				minMB, maxMB = k.minMB*n, k.maxMB*n
+			}
+		}
 	}
-	if vm.Memory == "" {
-		return nil // the preset's own memory
+	switch {
+	case maxMB == 0:
+		bad.add("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(sizes, ", "))
+		return
+	case vm.Memory == "":
+		return // the preset's own memory
 	}
 	// flyctl reads memory with go-units' RAMInBytes; a bare number is MB.
 	memory := vm.Memory
@@ -269,11 +261,8 @@ func checkVM(vm flyCompute) (problems []string) {
 	}
 	bytes, err := units.RAMInBytes(memory)
 	if err != nil {
-		return []string{fmt.Sprintf("[[vm]] memory %q: %v", vm.Memory, err)}
+		bad.add("[[vm]] memory %q: %v", vm.Memory, err)
+	} else if mb := bytes / units.MiB; mb < minMB || mb > maxMB {
+		bad.add("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, minMB, maxMB)
 	}
-	limits, cpus := memoryPerCPU[preset.kind], int64(preset.cpus)
-	if mb := bytes / units.MiB; mb < limits[0]*cpus || mb > limits[1]*cpus {
-		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, limits[0]*cpus, limits[1]*cpus))
-	}
-	return problems
 }
