@@ -7,8 +7,8 @@
 //	verify machines-on LABEL < status.json
 //	verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]
 //
-// Inside GitHub Actions it writes step outputs, a job summary and ::error
-// annotations; outside it prints plain text.
+// Inside GitHub Actions it writes a job summary and ::error annotations;
+// outside it prints plain text.
 package main
 
 import (

@@ -10,22 +10,15 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// report writes the outcome for people (stdout/stderr) and, when the GitHub
-// Actions files are present, for the workflow (outputs, summary,
-// annotations), and returns the exit code.
+// report writes the outcome for people (stdout/stderr) and, inside GitHub
+// Actions, for the workflow (a job summary and an ::error annotation), and
+// returns the exit code. It sets no step outputs: scripts/deploy owns its
+// step's.
 func report(cfg *config, res result, stdout, stderr io.Writer, getenv func(string) string) int {
 	gha := githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
 	latency := formatLatency(res.last.ping.latency + res.last.version.latency)
 	if getenv("GITHUB_STEP_SUMMARY") != "" {
 		gha.AddStepSummary(summary(cfg, res))
-	}
-	if getenv("GITHUB_OUTPUT") != "" {
-		gha.SetOutput("url", cfg.baseURL)
-		gha.SetOutput("attempts", strconv.Itoa(res.attempts))
-		if res.ok() {
-			gha.SetOutput("release", res.last.release)
-			gha.SetOutput("latency", latency)
-		}
 	}
 	if res.ok() {
 		fmt.Fprintf(stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
