@@ -34,12 +34,8 @@ func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
 		return nil, fmt.Errorf(".dockerignore: %w", err)
 	}
 	files := map[string]int64{}
-	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	err = fs.WalkDir(os.DirFS(root), ".", func(rel string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
 			return err
 		}
 		excluded, err := pm.MatchesOrParentMatches(rel)
@@ -47,11 +43,10 @@ func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
 			return err
 		}
 		info, err := e.Info()
-		if err != nil {
-			return err
+		if err == nil {
+			files[rel] = info.Size()
 		}
-		files[filepath.ToSlash(rel)] = info.Size()
-		return nil
+		return err
 	})
 	return files, err
 }
@@ -93,15 +88,17 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 	return need, nil
 }
 
-// addTree adds the file at p, or every file under the directory p, to set;
-// nothing when p does not exist.
+// addTree adds the file at p, or every file under the directory p, to set
+// (relative to root); nothing when p does not exist.
 func addTree(root, p string, set map[string]bool) error {
-	err := filepath.WalkDir(p, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return err
+	}
+	err = fs.WalkDir(os.DirFS(root), filepath.ToSlash(rel), func(f string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			set[f] = true
 		}
-		rel, err := filepath.Rel(root, p)
-		set[filepath.ToSlash(rel)] = true
 		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {

@@ -22,17 +22,16 @@ const (
 	maxWait        = 8 * time.Second
 )
 
-// result is the outcome of polling: the last complete attempt (one cut short
-// by the deadline is dropped when an earlier one says more), how many
-// attempts ran, and how long it all took.
+// result is the outcome of polling: the last complete attempt (a failed one
+// cut short by the deadline is dropped when an earlier one says more), how
+// many attempts ran, and how long it all took.
 type result struct {
 	last     attempt
 	attempts int
 	elapsed  time.Duration
-	timedOut bool
 }
 
-func (r result) ok() bool { return !r.timedOut && r.last.ok() }
+func (r result) ok() bool { return r.last.ok() }
 
 // poll probes until the expected release answers or cfg.timeout passes,
 // waiting with capped exponential backoff and ±20% jitter in between. A
@@ -46,7 +45,7 @@ func poll(cfg *config) (res result) {
 	defer func() { res.elapsed = time.Since(start) }()
 	for wait := firstWait; ; wait = min(2*wait, maxWait) {
 		a := probe(ctx, client, cfg)
-		if ctx.Err() == nil || res.attempts == 0 {
+		if a.ok() || ctx.Err() == nil || res.attempts == 0 {
 			res.last = a
 		}
 		res.attempts++
@@ -55,7 +54,6 @@ func poll(cfg *config) (res result) {
 		}
 		select {
 		case <-ctx.Done():
-			res.timedOut = true
 			return res
 		case <-time.After(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))):
 		}
