@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,7 +99,7 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 		Message string `json:"message"`
 	}
 	if err := json.Unmarshal(body, &pong); err != nil || pong.Message != "pong" {
-		a.problem = fmt.Sprintf(`/ping answered %q, want {"message":"pong"}: is something else serving %s?`, shorten(body), cfg.baseURL)
+		a.problem = fmt.Sprintf(`/ping answered %.120q, want {"message":"pong"}: is something else serving %s?`, bytes.TrimSpace(body), cfg.baseURL)
 		return a
 	}
 	a.version, body = get(ctx, client, cfg.baseURL, "/version")
@@ -106,7 +107,7 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 		return a
 	}
 	if err := json.Unmarshal(body, &a.info); err != nil {
-		a.problem = fmt.Sprintf("/version answered %q, which is not the service's JSON: %v", shorten(body), err)
+		a.problem = fmt.Sprintf("/version answered %.120q, which is not the service's JSON: %v", bytes.TrimSpace(body), err)
 		return a
 	}
 	a.release = releaseOf(a.info)
@@ -192,12 +193,4 @@ func oldReleaseProblem(v versionInfo, seen, want string) string {
 		detail = fmt.Sprintf("image_ref %q, version %q", v.ImageRef, v.Version)
 	}
 	return fmt.Sprintf("old release still serving: %s (%s)%s, want %s", seen, detail, where, want)
-}
-
-func shorten(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
 }
