@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,50 +16,26 @@ import (
 	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
 )
 
-// Builders differ in what they send besides what .dockerignore lets in.
-type contextMode int
-
-const (
-	// buildKitContext: Depot, flyctl's default remote builder, runs BuildKit,
-	// which sends the Dockerfile separately and the context exactly as
-	// .dockerignore says.
-	buildKitContext contextMode = iota
-	// flyctlArchive: flyctl's own tar archive, used for Docker daemons
-	// without BuildKit (which cannot run this Dockerfile's RUN --mount) and
-	// for the context size flyctl reports, re-includes .dockerignore and the
-	// Dockerfile when the patterns exclude them
-	// (internal/build/imgsrc/archive.go, v0.4.87).
-	flyctlArchive
-)
-
 // dockerContext lists the files (slash-separated, relative to root) that a
 // build of root sends to the builder, applying .dockerignore the way
-// BuildKit does: a file is left out when it or a parent directory matches,
-// the last matching pattern winning (so "!" re-includes).
-func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]int64, error) {
+// BuildKit (Depot, flyctl's default remote builder) does: a file is left out
+// when it or a parent directory matches, the last matching pattern winning
+// (so "!" re-includes). flyctl's own tar archive, for Docker daemons without
+// BuildKit, sends the same files plus Dockerfile and .dockerignore
+// (superfly/flyctl v0.4.87 internal/build/imgsrc/archive.go), so a context
+// right for BuildKit is right for it too.
+func dockerContext(root string, ignore io.Reader) (map[string]int64, error) {
 	patterns, err := ignorefile.ReadAll(ignore)
 	if err != nil {
 		return nil, fmt.Errorf("reading .dockerignore: %w", err)
-	}
-	if mode == flyctlArchive {
-		if match, _ := patternmatcher.Matches(".dockerignore", patterns); match {
-			patterns = append(patterns, "!.dockerignore")
-		}
-		if match, _ := patternmatcher.Matches("Dockerfile", patterns); match {
-			patterns = append(patterns, "!Dockerfile")
-		}
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
 		return nil, fmt.Errorf(".dockerignore: %w", err)
 	}
 	files := map[string]int64{}
-	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	err = fs.WalkDir(os.DirFS(root), ".", func(rel string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
 			return err
 		}
 		excluded, err := pm.MatchesOrParentMatches(rel)
@@ -68,11 +43,10 @@ func dockerContext(root string, ignore io.Reader, mode contextMode) (map[string]
 			return err
 		}
 		info, err := e.Info()
-		if err != nil {
-			return err
+		if err == nil {
+			files[rel] = info.Size()
 		}
-		files[filepath.ToSlash(rel)] = info.Size()
-		return nil
+		return err
 	})
 	return files, err
 }
@@ -88,7 +62,13 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("go", "list", "-json", "-tags", strings.Join(recipe.Tags, ","), "./...")
+	// One path a line: the package's testdata, then every file it lists.
+	format := `{{.Dir}}/testdata`
+	for _, list := range []string{"GoFiles", "CgoFiles", "IgnoredGoFiles",
+		"TestGoFiles", "XTestGoFiles", "EmbedFiles", "TestEmbedFiles", "XTestEmbedFiles"} {
+		format += `{{range .` + list + `}}{{"\n"}}{{$.Dir}}/{{.}}{{end}}`
+	}
+	cmd := exec.Command("go", "list", "-tags", strings.Join(recipe.Tags, ","), "-f", format, "./...")
 	cmd.Dir = root
 	// -mod=readonly: listing must never rewrite the service's go.mod.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
@@ -100,42 +80,25 @@ func nixBuildInputs(root string) (map[string]bool, error) {
 		}
 		return nil, fmt.Errorf("go list ./... in %s: %w", root, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for dec.More() {
-		var pkg struct {
-			Dir                                           string
-			GoFiles, CgoFiles, IgnoredGoFiles, OtherFiles []string
-			TestGoFiles, XTestGoFiles                     []string
-			EmbedFiles, TestEmbedFiles, XTestEmbedFiles   []string
-		}
-		if err := dec.Decode(&pkg); err != nil {
-			return nil, fmt.Errorf("reading go list output: %w", err)
-		}
-		for _, list := range [][]string{pkg.GoFiles, pkg.CgoFiles, pkg.IgnoredGoFiles, pkg.OtherFiles,
-			pkg.TestGoFiles, pkg.XTestGoFiles, pkg.EmbedFiles, pkg.TestEmbedFiles, pkg.XTestEmbedFiles} {
-			for _, f := range list {
-				rel, err := filepath.Rel(root, filepath.Join(pkg.Dir, f))
-				if err != nil {
-					return nil, err
-				}
-				need[filepath.ToSlash(rel)] = true
-			}
-		}
-		if err := addTree(root, filepath.Join(pkg.Dir, "testdata"), need); err != nil {
+	for _, p := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if err := addTree(root, p, need); err != nil {
 			return nil, err
 		}
 	}
 	return need, nil
 }
 
-// addTree adds every file under dir (if it exists) to set.
-func addTree(root, dir string, set map[string]bool) error {
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
+// addTree adds the file at p, or every file under the directory p, to set
+// (relative to root); nothing when p does not exist.
+func addTree(root, p string, set map[string]bool) error {
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return err
+	}
+	err = fs.WalkDir(os.DirFS(root), filepath.ToSlash(rel), func(f string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			set[f] = true
 		}
-		rel, err := filepath.Rel(root, p)
-		set[filepath.ToSlash(rel)] = true
 		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {

@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -21,37 +20,22 @@ func TestDockerContextHoldsExactlyWhatNixBuildReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []struct {
-		name string
-		mode contextMode
-		also []string // sent whatever .dockerignore says
-	}{
-		{"BuildKit (Depot)", buildKitContext, nil},
-		{"flyctl archive", flyctlArchive, []string{"Dockerfile", ".dockerignore"}},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			context, err := dockerContext(root, bytes.NewReader(ignore), b.mode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := maps.Clone(need)
-			for _, f := range b.also {
-				want[f] = true
-			}
-			missing, extra := compareContext(context, want)
-			for _, f := range missing {
-				t.Errorf("%s is read by nix build but .dockerignore leaves it out of the Docker context; re-include it with a ! line", f)
-			}
-			for _, f := range extra {
-				t.Errorf("%s (%d bytes) is in the Docker context but nix build does not read it; exclude it in .dockerignore", f, context[f])
-			}
-			var total int64
-			for _, size := range context {
-				total += size
-			}
-			t.Logf("Docker context: %d files, %d bytes", len(context), total)
-		})
+	context, err := dockerContext(root, bytes.NewReader(ignore))
+	if err != nil {
+		t.Fatal(err)
 	}
+	missing, extra := compareContext(context, need)
+	for _, f := range missing {
+		t.Errorf("%s is read by nix build but .dockerignore leaves it out of the Docker context; re-include it with a ! line", f)
+	}
+	for _, f := range extra {
+		t.Errorf("%s (%d bytes) is in the Docker context but nix build does not read it; exclude it in .dockerignore", f, context[f])
+	}
+	var total int64
+	for _, size := range context {
+		total += size
+	}
+	t.Logf("Docker context: %d files, %d bytes", len(context), total)
 }
 
 func TestDockerContextCheckFindsMissingAndExtraFiles(t *testing.T) {
@@ -72,7 +56,7 @@ func TestDockerContextCheckFindsMissingAndExtraFiles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			context, err := dockerContext(root, strings.NewReader(c.dockerignore), buildKitContext)
+			context, err := dockerContext(root, strings.NewReader(c.dockerignore))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,23 +87,4 @@ func compareContext(context map[string]int64, need map[string]bool) (missing, ex
 	slices.Sort(missing)
 	slices.Sort(extra)
 	return missing, extra
-}
-
-// flyctl's archive re-includes the Dockerfile and .dockerignore that "*"
-// excludes; BuildKit sends neither as part of the context.
-func TestFlyctlArchiveAlwaysSendsTheBuildFiles(t *testing.T) {
-	root := testkit.RepoRoot(t)
-	for mode, want := range map[contextMode][]string{
-		buildKitContext: nil,
-		flyctlArchive:   {".dockerignore", "Dockerfile"},
-	} {
-		context, err := dockerContext(root, strings.NewReader("*\n"), mode)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := slices.Sorted(maps.Keys(context))
-		if !slices.Equal(got, want) {
-			t.Errorf("mode %d with .dockerignore \"*\": context %q, want %q", mode, got, want)
-		}
-	}
 }

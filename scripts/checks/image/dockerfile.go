@@ -52,45 +52,12 @@ func parseDockerfile(r io.Reader, name string) (*dockerfile, error) {
 	return d, nil
 }
 
-// fromNode returns the FROM line of stage i as the parser saw it, words in
-// their original spelling (instructions.Stage loses the casing of AS).
-func (d *dockerfile) fromNode(i int) []string {
-	n := 0
-	for _, child := range d.ast.Children {
-		if !strings.EqualFold(child.Value, "from") {
-			continue
-		}
-		if n == i {
-			words := []string{}
-			for w := child.Next; w != nil; w = w.Next {
-				words = append(words, w.Value)
-			}
-			return append([]string{strings.Fields(child.Original)[0]}, words...)
-		}
-		n++
-	}
-	return nil
-}
-
-// commands returns stage's commands of type T.
-func commands[T instructions.Command](stage instructions.Stage) []T {
-	var out []T
-	for _, c := range stage.Commands {
-		if t, ok := c.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// imageRef splits a FROM image like nixos/nix:2.35.2 into its repository and
-// tag; a digest (@sha256:...) is returned separately.
-func imageRef(ref string) (repo, tag, digest string) {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref, digest = ref[:i], ref[i+1:]
-	}
+// imageRef splits a FROM image like nixos/nix:2.35.2 (or
+// nixos/nix:2.35.2@sha256:...) into its repository and tag.
+func imageRef(ref string) (repo, tag string) {
+	ref, _, _ = strings.Cut(ref, "@")
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref, tag = ref[:i], ref[i+1:]
+		return ref[:i], ref[i+1:]
 	}
-	return ref, tag, digest
+	return ref, ""
 }

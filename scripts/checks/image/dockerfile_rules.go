@@ -27,81 +27,88 @@ type runtimeImage struct {
 	UID, GID   int
 }
 
+// problems collects what is wrong, one sentence naming the fix each.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
 // checkDockerfile returns every way d breaks the image's rules, and the
 // final stage's runtime contract when that stage could be read.
-func checkDockerfile(d *dockerfile) (img runtimeImage, problems []string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+func checkDockerfile(d *dockerfile) (runtimeImage, []string) {
+	var bad problems
 	for _, w := range d.lint {
-		bad("BuildKit warns: %s", w)
+		bad.add("BuildKit warns: %s", w)
 	}
 	if len(d.stages) != 2 {
-		bad("want exactly two stages (%s from %s, then scratch), found %d", builderStage, builderImage, len(d.stages))
-		return img, problems
+		bad.add("want exactly two stages (%s from %s, then scratch), found %d", builderStage, builderImage, len(d.stages))
+		return runtimeImage{}, bad
 	}
-	problems = append(problems, checkBuilderStage(d)...)
-	img, finalProblems := checkFinalStage(d.stages[1])
-	return img, append(problems, finalProblems...)
+	checkBuilderStage(d.stages[0], &bad)
+	img := checkFinalStage(d.stages[1], &bad)
+	return img, bad
 }
 
-func checkBuilderStage(d *dockerfile) (problems []string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	stage := d.stages[0]
-	repo, tag, _ := imageRef(stage.BaseName)
+func checkBuilderStage(stage instructions.Stage, bad *problems) {
+	repo, tag := imageRef(stage.BaseName)
 	if strings.TrimPrefix(repo, "docker.io/") != builderImage {
-		bad("first stage must build FROM %s, found %q", builderImage, stage.BaseName)
+		bad.add("first stage must build FROM %s, found %q", builderImage, stage.BaseName)
 	}
 	if !exactVersion.MatchString(tag) {
-		bad("first stage's image %q must be pinned to an exact release tag like %s:2.35.2 (not latest, not untagged)", stage.BaseName, builderImage)
+		bad.add("first stage's image %q must be pinned to an exact release tag like %s:2.35.2 (not latest, not untagged)", stage.BaseName, builderImage)
 	}
 	if stage.Name != builderStage {
-		bad("first stage must be named %q (FROM ... AS %s), found %q", builderStage, builderStage, stage.Name)
+		bad.add("first stage must be named %q (FROM ... AS %s), found %q", builderStage, builderStage, stage.Name)
 	}
-	if words := d.fromNode(0); len(words) == 4 && isUpper(words[0]) != isUpper(words[2]) {
-		bad("first stage: %q and %q differ in casing; write both in upper case", words[0], words[2])
-	}
-
 	var nixBuild, copiesClosure bool
-	for _, run := range commands[*instructions.RunCommand](stage) {
-		if err := run.Expand(expandWord); err != nil {
-			bad("RUN flags: %v", err)
+	for _, c := range stage.Commands {
+		run, ok := c.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
+		// Flags are expanded as BuildKit would with no build args set.
+		if err := run.Expand(func(word string) (string, error) {
+			s, _, err := shell.NewLex('\\').ProcessWord(word, shell.EnvsFromSlice(nil))
+			return s, err
+		}); err != nil {
+			bad.add("RUN flags: %v", err)
 		}
 		for _, m := range instructions.GetMounts(run) {
 			target := path.Clean(m.Target) + "/"
 			if m.Type == instructions.MountTypeCache && (strings.HasPrefix("/nix/store/", target) || strings.HasPrefix(target, "/nix/store/")) {
-				bad("RUN mounts a cache over %s: /nix/store must be the stage's own directory so its closure can be copied out; cache Nix's cache directory instead", m.Target)
+				bad.add("RUN mounts a cache over %s: /nix/store must be the stage's own directory so its closure can be copied out; cache Nix's cache directory instead", m.Target)
 			}
 		}
-		words, err := shellWords(run.CmdLine)
+		cmds, err := simpleCommands(run.CmdLine)
 		if err != nil {
-			bad("RUN %q: %v", strings.Join(run.CmdLine, " "), err)
-			continue
+			bad.add("RUN %q: %v", strings.Join(run.CmdLine, " "), err)
 		}
-		for _, cmd := range simpleCommands(words) {
+		for _, cmd := range cmds {
 			switch {
 			case hasPrefixWords(cmd, "nix", "build"):
 				nixBuild = true
-				if !hasFlag(cmd, "--extra-experimental-features", func(v ...string) bool {
-					return slices.Contains(strings.Fields(v[0]), "nix-command") && slices.Contains(strings.Fields(v[0]), "flakes")
-				}) {
-					bad(`nix build must enable flakes: --extra-experimental-features "nix-command flakes" (the nixos/nix image does not)`)
+				features := ""
+				if i := slices.Index(cmd, "--extra-experimental-features"); i >= 0 && i+1 < len(cmd) {
+					features = cmd[i+1]
 				}
-				if !hasFlag(cmd, "--option", func(v ...string) bool { return len(v) == 2 && v[0] == "filter-syscalls" && v[1] == "false" }) {
-					bad("nix build must pass --option filter-syscalls false (restricted builders reject Nix's seccomp filter)")
+				if !slices.Contains(strings.Fields(features), "nix-command") || !slices.Contains(strings.Fields(features), "flakes") {
+					bad.add(`nix build must enable flakes: --extra-experimental-features "nix-command flakes" (the nixos/nix image does not)`)
 				}
-			case hasPrefixWords(cmd, "cp", "-a") && containsRun(cmd, "$(nix-store", "-qR", "result)"):
+				if !containsWords(cmd, "--option", "filter-syscalls", "false") {
+					bad.add("nix build must pass --option filter-syscalls false (restricted builders reject Nix's seccomp filter)")
+				}
+			case hasPrefixWords(cmd, "cp", "-a") && containsWords(cmd, "$(nix-store", "-qR", "result)"):
 				copiesClosure = true
 			}
 		}
 	}
 	if !nixBuild {
-		bad("first stage must RUN nix build")
+		bad.add("first stage must RUN nix build")
 	} else if _, problem := findToolchainStep(stage); problem != "" {
-		bad("%s", problem)
+		bad.add("%s", problem)
 	}
 	if !copiesClosure {
-		bad("first stage must copy the closure out: cp -a $(nix-store -qR result) <staging>/nix/store/")
+		bad.add("first stage must copy the closure out: cp -a $(nix-store -qR result) <staging>/nix/store/")
 	}
-	return problems
 }
 
 // sourceLike reports whether a COPY source may bring in Go sources, which
@@ -124,47 +131,43 @@ type toolchainStep struct {
 func findToolchainStep(stage instructions.Stage) (step toolchainStep, problem string) {
 	const fix = "copy only what flake.nix evaluates from (flake.nix, flake.lock, go.mod.sri, go.mod, go.sum), then RUN nix build --no-link --inputs-from . of the toolchain, before COPY . ."
 	for _, c := range stage.Commands {
-		switch c := c.(type) {
-		case *instructions.CopyCommand:
-			step.Files = append(step.Files, c.SourcePaths...)
-		case *instructions.RunCommand:
-			words, err := shellWords(c.CmdLine)
-			if err != nil {
-				continue
-			}
-			for _, cmd := range simpleCommands(words) {
-				if !hasPrefixWords(cmd, "nix", "build") {
-					continue
-				}
-				step.Installables = installables(cmd[2:])
-				for _, f := range step.Files {
-					if sourceLike(f) {
-						return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s, so a source-only change rebuilds it: %s", f, fix)
-					}
-				}
-				for _, i := range step.Installables {
-					// ".#default" is the package; ".#default.go" one of its attributes.
-					if i == "." || strings.HasPrefix(i, ".#") && !strings.Contains(i[2:], ".") {
-						return step, fmt.Sprintf("the first nix build builds the package (%s), so there is no toolchain layer: %s", i, fix)
-					}
-				}
-				return step, ""
+		if copyCmd, ok := c.(*instructions.CopyCommand); ok {
+			step.Files = append(step.Files, copyCmd.SourcePaths...)
+		}
+		run, ok := c.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
+		cmds, _ := simpleCommands(run.CmdLine)
+		i := slices.IndexFunc(cmds, func(cmd []string) bool { return hasPrefixWords(cmd, "nix", "build") })
+		if i < 0 {
+			continue
+		}
+		step.Installables = installables(cmds[i][2:])
+		if j := slices.IndexFunc(step.Files, sourceLike); j >= 0 {
+			return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s, so a source-only change rebuilds it: %s", step.Files[j], fix)
+		}
+		for _, i := range step.Installables {
+			// ".#default" is the package; ".#default.go" one of its attributes.
+			if i == "." || strings.HasPrefix(i, ".#") && !strings.Contains(i[2:], ".") {
+				return step, fmt.Sprintf("the first nix build builds the package (%s), so there is no toolchain layer: %s", i, fix)
 			}
 		}
+		return step, ""
 	}
 	return step, "first stage has no toolchain layer: " + fix
 }
 
 // installables returns the non-option arguments of nix build's args.
 func installables(args []string) []string {
-	takesTwo := map[string]bool{"--option": true, "--arg": true, "--argstr": true, "--override-input": true}
-	takesOne := map[string]bool{"--extra-experimental-features": true, "--inputs-from": true, "--out-link": true, "-o": true, "--profile": true}
+	takesTwo := []string{"--option", "--arg", "--argstr", "--override-input"}
+	takesOne := []string{"--extra-experimental-features", "--inputs-from", "--out-link", "-o", "--profile"}
 	var out []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
-		case takesTwo[a]:
+		case slices.Contains(takesTwo, a):
 			i += 2
-		case takesOne[a]:
+		case slices.Contains(takesOne, a):
 			i++
 		case !strings.HasPrefix(a, "-"):
 			out = append(out, a)
@@ -173,118 +176,96 @@ func installables(args []string) []string {
 	return out
 }
 
-func checkFinalStage(stage instructions.Stage) (img runtimeImage, problems []string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+func checkFinalStage(stage instructions.Stage, bad *problems) (img runtimeImage) {
 	if stage.BaseName != "scratch" {
-		bad("final stage must be FROM scratch, found %q", stage.BaseName)
+		bad.add("final stage must be FROM scratch, found %q", stage.BaseName)
 	}
 	img.UID, img.GID = -1, -1
 	for _, c := range stage.Commands {
 		switch c := c.(type) {
 		case *instructions.CopyCommand:
 			if c.From != builderStage {
-				bad("final stage: COPY must take the closure from the %s stage (--from=%s), found --from=%q", builderStage, builderStage, c.From)
+				bad.add("final stage: COPY must take the closure from the %s stage (--from=%s), found --from=%q", builderStage, builderStage, c.From)
 			}
 		case *instructions.UserCommand:
-			img.UID, img.GID, problems = parseUser(c.User, problems)
+			img.UID, img.GID = parseUser(c.User, bad)
 		case *instructions.ExposeCommand:
 			if len(c.Ports) != 1 || img.ExposePort != "" {
-				bad("final stage must EXPOSE exactly one port, found %v", c.Ports)
+				bad.add("final stage must EXPOSE exactly one port, found %v", c.Ports)
 				continue
 			}
 			img.ExposePort = strings.TrimSuffix(c.Ports[0], "/tcp")
 		case *instructions.CmdCommand:
 			if c.PrependShell {
-				bad(`final stage: CMD must be exec form (CMD ["/path/to/program"]); scratch has no shell`)
+				bad.add(`final stage: CMD must be exec form (CMD ["/path/to/program"]); scratch has no shell`)
 			}
 			img.Cmd = c.CmdLine
 		default:
-			bad("final stage: %s has no place in a scratch image of a static binary; only COPY, USER, EXPOSE and CMD", c.Name())
+			bad.add("final stage: %s has no place in a scratch image of a static binary; only COPY, USER, EXPOSE and CMD", c.Name())
 		}
 	}
 	if img.UID < 0 {
-		bad("final stage must set USER to a numeric non-root uid:gid such as 65532:65532")
+		bad.add("final stage must set USER to a numeric non-root uid:gid such as 65532:65532")
 	}
 	if img.ExposePort == "" {
-		bad("final stage must EXPOSE the service's port")
+		bad.add("final stage must EXPOSE the service's port")
 	}
 	if len(img.Cmd) == 0 || !path.IsAbs(img.Cmd[0]) {
-		bad("final stage must have a CMD naming the program by absolute path, found %q", img.Cmd)
+		bad.add("final stage must have a CMD naming the program by absolute path, found %q", img.Cmd)
 	}
-	return img, problems
+	return img
 }
 
 // parseUser accepts only numeric uid:gid: scratch has no /etc/passwd to look
 // names up in.
-func parseUser(spec string, problems []string) (uid, gid int, _ []string) {
+func parseUser(spec string, bad *problems) (uid, gid int) {
 	u, g, found := strings.Cut(spec, ":")
 	uid, errU := strconv.Atoi(u)
 	gid, errG := strconv.Atoi(g)
 	switch {
 	case !found || errU != nil || errG != nil:
-		return -1, -1, append(problems, fmt.Sprintf("final stage: USER %q must be numeric uid:gid (scratch has no /etc/passwd), e.g. 65532:65532", spec))
+		bad.add("final stage: USER %q must be numeric uid:gid (scratch has no /etc/passwd), e.g. 65532:65532", spec)
 	case uid == 0 || gid == 0:
-		return -1, -1, append(problems, fmt.Sprintf("final stage: USER %q runs as root; use a non-root id such as 65532:65532", spec))
+		bad.add("final stage: USER %q runs as root; use a non-root id such as 65532:65532", spec)
+	default:
+		return uid, gid
 	}
-	return uid, gid, problems
+	return -1, -1
 }
 
-// shellWords splits a RUN command line into words the way BuildKit's lexer
-// does (quotes removed, $(...) left as words).
-func shellWords(cmdLine []string) ([]string, error) {
-	return shell.NewLex('\\').ProcessWords(strings.Join(cmdLine, " "), shell.EnvsFromSlice(nil))
-}
-
-// expandWord expands a flag value as BuildKit would with no build args set.
-func expandWord(word string) (string, error) {
-	s, _, err := shell.NewLex('\\').ProcessWord(word, shell.EnvsFromSlice(nil))
-	return s, err
-}
-
-// simpleCommands splits words at && || ; and |, dropping leading VAR=value
-// assignments from each command.
-func simpleCommands(words []string) [][]string {
+// simpleCommands splits a RUN command line into words the way BuildKit's
+// lexer does (quotes removed, $(...) left as words), then into commands at
+// && || ; and |, dropping leading VAR=value assignments from each.
+func simpleCommands(cmdLine []string) ([][]string, error) {
+	words, err := shell.NewLex('\\').ProcessWords(strings.Join(cmdLine, " "), shell.EnvsFromSlice(nil))
+	if err != nil {
+		return nil, err
+	}
 	var out [][]string
 	var cur []string
 	for _, w := range append(words, ";") {
-		switch w {
-		case "&&", "||", ";", "|":
+		switch {
+		case slices.Contains([]string{"&&", "||", ";", "|"}, w):
 			if len(cur) > 0 {
 				out = append(out, cur)
 			}
 			cur = nil
-		default:
-			if len(cur) == 0 && strings.Contains(w, "=") && !strings.HasPrefix(w, "-") {
-				continue
-			}
+		case len(cur) > 0 || !strings.Contains(w, "=") || strings.HasPrefix(w, "-"):
 			cur = append(cur, w)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func hasPrefixWords(cmd []string, prefix ...string) bool {
 	return len(cmd) >= len(prefix) && slices.Equal(cmd[:len(prefix)], prefix)
 }
 
-// hasFlag reports whether flag occurs in cmd with values (the next two
-// words) that ok accepts.
-func hasFlag(cmd []string, flag string, ok func(values ...string) bool) bool {
-	for i, w := range cmd {
-		if w == flag && i+1 < len(cmd) && ok(cmd[i+1:min(i+3, len(cmd))]...) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsRun(cmd []string, run ...string) bool {
+func containsWords(cmd []string, words ...string) bool {
 	for i := range cmd {
-		if hasPrefixWords(cmd[i:], run...) {
+		if hasPrefixWords(cmd[i:], words...) {
 			return true
 		}
 	}
 	return false
 }
-
-func isUpper(s string) bool { return s == strings.ToUpper(s) }

@@ -91,7 +91,7 @@ func (m mutable) editRuns(t *testing.T, re, repl string) string {
 func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 	m := readMutable(t)
 	d := mustDockerfile(t)
-	repo, _, _ := imageRef(d.stages[0].BaseName)
+	repo, _ := imageRef(d.stages[0].BaseName)
 	name := d.stages[0].Name
 	img := mustImage(t)
 	from := m.instruction(t, 0, "from", 0)

@@ -36,7 +36,7 @@ func TestDockerContextHoldsTheFlakeSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ignore.Close()
-	context, err := dockerContext(testkit.RepoRoot(t), ignore, buildKitContext)
+	context, err := dockerContext(testkit.RepoRoot(t), ignore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestFlakePackageEvaluatesFromTheDockerContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ignore.Close()
-	context, err := dockerContext(root, ignore, buildKitContext)
+	context, err := dockerContext(root, ignore)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,100 +14,85 @@ import (
 	units "github.com/docker/go-units"
 )
 
-// flyConfig mirrors the parts of flyctl's appconfig.Config (superfly/flyctl
-// internal/appconfig at v0.4.87, types from superfly/fly-go v0.9.5, the
-// version flyctl's go.mod requires) that flakeship uses, with every key
-// flyctl knows in those parts. Where flyctl is not on PATH it stands in for
-// `flyctl config validate --strict`: a key outside it fails the check. The
-// parts flakeship does not use are accepted as any value, unchecked inside
-// (flyctl checks them where it runs); [experimental] is deprecated.
+// flyConfig is the part of fly.toml the project's rules read.
 type flyConfig struct {
-	App            string            `toml:"app"`
-	PrimaryRegion  string            `toml:"primary_region"`
-	KillSignal     string            `toml:"kill_signal"`
-	KillTimeout    *flyDuration      `toml:"kill_timeout"`
-	SwapSizeMB     *int              `toml:"swap_size_mb"`
-	ConsoleCommand string            `toml:"console_command"`
-	Env            map[string]string `toml:"env"`
-	Build          *flyBuild         `toml:"build"`
-	Deploy         *flyDeploy        `toml:"deploy"`
-	HTTPService    *flyHTTPService   `toml:"http_service"`
-	VM             []flyCompute      `toml:"vm"`
-}
-
-// unusedParts are the keys and sections of appconfig.Config at v0.4.87
-// that flakeship does not use: accepted with any content, unchecked inside.
-var unusedParts = []string{
-	"processes", "mounts", "services", "checks", "files", "host_dedication_id", "machine_config",
-	"container", "machine_checks", "restart", "statics", "metrics",
-	"build.settings", "build.compose", "deploy.release_command_vm",
-	"http_service.tls_options", "http_service.http_options", "http_service.machine_checks",
-}
-
-type flyBuild struct {
-	Builder          string            `toml:"builder"`
-	Args             map[string]string `toml:"args"`
-	Buildpacks       []string          `toml:"buildpacks"`
-	Image            string            `toml:"image"`
-	Builtin          string            `toml:"builtin"`
-	Dockerfile       string            `toml:"dockerfile"`
-	Ignorefile       string            `toml:"ignorefile"`
-	BuildTarget      string            `toml:"build-target"`
-	Compression      string            `toml:"compression"`
-	CompressionLevel *int              `toml:"compression_level"`
-}
-
-type flyDeploy struct {
-	Strategy              string       `toml:"strategy"`
-	MaxUnavailable        *float64     `toml:"max_unavailable"`
-	WaitTimeout           *flyDuration `toml:"wait_timeout"`
-	ReleaseCommand        string       `toml:"release_command"`
-	ReleaseCommandTimeout *flyDuration `toml:"release_command_timeout"`
-	SeedCommand           string       `toml:"seed_command"`
-}
-
-type flyHTTPService struct {
-	InternalPort       int             `toml:"internal_port"`
-	ForceHTTPS         bool            `toml:"force_https"`
-	AutoStopMachines   *flyAutostop    `toml:"auto_stop_machines"`
-	AutoStartMachines  *bool           `toml:"auto_start_machines"`
-	MinMachinesRunning *int            `toml:"min_machines_running"`
-	Processes          []string        `toml:"processes"`
-	Concurrency        *flyConcurrency `toml:"concurrency"`
-	Checks             []flyHTTPCheck  `toml:"checks"`
-}
-
-type flyConcurrency struct {
-	Type      string `toml:"type"`
-	HardLimit int    `toml:"hard_limit"`
-	SoftLimit int    `toml:"soft_limit"`
+	App           string            `toml:"app"`
+	PrimaryRegion string            `toml:"primary_region"`
+	KillSignal    string            `toml:"kill_signal"`
+	KillTimeout   *flyDuration      `toml:"kill_timeout"`
+	Env           map[string]string `toml:"env"`
+	Build         *struct {
+		Image      string `toml:"image"`
+		Dockerfile string `toml:"dockerfile"`
+	} `toml:"build"`
+	Deploy *struct {
+		Strategy    string       `toml:"strategy"`
+		WaitTimeout *flyDuration `toml:"wait_timeout"`
+	} `toml:"deploy"`
+	HTTPService *struct {
+		InternalPort     int  `toml:"internal_port"`
+		ForceHTTPS       bool `toml:"force_https"`
+		AutoStopMachines any  `toml:"auto_stop_machines"`
+		Concurrency      *struct {
+			Type      string `toml:"type"`
+			HardLimit int    `toml:"hard_limit"`
+			SoftLimit int    `toml:"soft_limit"`
+		} `toml:"concurrency"`
+		Checks []flyHTTPCheck `toml:"checks"`
+	} `toml:"http_service"`
+	VM []flyCompute `toml:"vm"`
 }
 
 type flyHTTPCheck struct {
-	Interval      *flyDuration      `toml:"interval"`
-	Timeout       *flyDuration      `toml:"timeout"`
-	GracePeriod   *flyDuration      `toml:"grace_period"`
-	Method        string            `toml:"method"`
-	Path          string            `toml:"path"`
-	Protocol      string            `toml:"protocol"`
-	TLSSkipVerify *bool             `toml:"tls_skip_verify"`
-	TLSServerName string            `toml:"tls_server_name"`
-	Headers       map[string]string `toml:"headers"`
+	Interval    *flyDuration `toml:"interval"`
+	Timeout     *flyDuration `toml:"timeout"`
+	GracePeriod *flyDuration `toml:"grace_period"`
+	Method      string       `toml:"method"`
+	Path        string       `toml:"path"`
 }
 
-// flyCompute is a [[vm]] entry: appconfig.Compute with fly.MachineGuest inlined.
 type flyCompute struct {
-	Size             string   `toml:"size"`
-	Memory           string   `toml:"memory"`
-	CPUKind          string   `toml:"cpu_kind"`
-	CPUs             int      `toml:"cpus"`
-	MemoryMB         int      `toml:"memory_mb"`
-	MaxMemoryMB      int      `toml:"max_memory_mb"`
-	GPUs             int      `toml:"gpus"`
-	GPUKind          string   `toml:"gpu_kind"`
-	HostDedicationID string   `toml:"host_dedication_id"`
-	KernelArgs       []string `toml:"kernel_args"`
-	Processes        []string `toml:"processes"`
+	Size   string `toml:"size"`
+	Memory string `toml:"memory"`
+}
+
+// flyKeys are the keys flyctl knows in each table flakeship uses (flyctl's
+// appconfig.Config, superfly/flyctl internal/appconfig at v0.4.87, types
+// from superfly/fly-go v0.9.5, the version flyctl's go.mod requires; [[vm]]
+// is appconfig.Compute with fly.MachineGuest inlined). Where flyctl is not on
+// PATH they stand in for `flyctl config validate --strict`: a key outside
+// them fails the check. A key marked * takes any content, unchecked inside
+// (maps, and the parts flakeship does not use, which flyctl checks where it
+// runs); [experimental] is deprecated.
+var flyKeys = map[string][]string{
+	"": strings.Fields(`app primary_region kill_signal kill_timeout swap_size_mb console_command build deploy http_service vm
+		env* processes* mounts* services* checks* files* host_dedication_id* machine_config* container*
+		machine_checks* restart* statics* metrics*`),
+	"build": strings.Fields(`builder buildpacks image builtin dockerfile ignorefile build-target compression compression_level
+		args* settings* compose*`),
+	"deploy": strings.Fields(`strategy max_unavailable wait_timeout release_command release_command_timeout seed_command
+		release_command_vm*`),
+	"http_service": strings.Fields(`internal_port force_https auto_stop_machines auto_start_machines min_machines_running
+		processes concurrency checks tls_options* http_options* machine_checks*`),
+	"http_service.concurrency": strings.Fields(`type hard_limit soft_limit`),
+	"http_service.checks":      strings.Fields(`interval timeout grace_period method path protocol tls_skip_verify tls_server_name headers*`),
+	"vm": strings.Fields(`size memory cpu_kind cpus memory_mb max_memory_mb gpus gpu_kind host_dedication_id kernel_args
+		processes`),
+}
+
+// unknownFlyKey returns the first part of key that flyctl does not know, as
+// its index, or -1 when flyctl knows the key.
+func unknownFlyKey(key toml.Key) int {
+	for i, name := range key {
+		known := flyKeys[strings.Join(key[:i], ".")]
+		if slices.Contains(known, name+"*") {
+			return -1
+		}
+		if !slices.Contains(known, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // flyDuration accepts Go duration strings only. flyctl also takes numbers,
@@ -128,23 +112,6 @@ func (d *flyDuration) UnmarshalTOML(v any) error {
 	return err
 }
 
-// flyAutostop is fly.MachineAutostop without the deprecated booleans.
-type flyAutostop string
-
-func (a *flyAutostop) UnmarshalTOML(v any) error {
-	switch v := v.(type) {
-	case bool:
-		return fmt.Errorf("auto_stop_machines = %v is the deprecated boolean form; write \"stop\" or \"off\"", v)
-	case string:
-		if !slices.Contains([]string{"off", "stop", "suspend"}, v) {
-			return fmt.Errorf("auto_stop_machines = %q: want \"off\", \"stop\" or \"suspend\"", v)
-		}
-		*a = flyAutostop(v)
-		return nil
-	}
-	return fmt.Errorf("auto_stop_machines = %v: want \"off\", \"stop\" or \"suspend\"", v)
-}
-
 // decodeFlyConfig reads fly.toml. With strict it stands in for flyctl's
 // strict validation and fails on any key the mirror does not know; without,
 // flyctl has checked the keys and only the values are read.
@@ -158,22 +125,19 @@ func decodeFlyConfig(r io.Reader, strict bool) (*flyConfig, error) {
 		return &cfg, nil
 	}
 	var errs []error
-	for _, key := range md.Undecoded() {
-		top := key[0]
-		if slices.ContainsFunc(unusedParts, func(part string) bool {
-			k := key.String()
-			return k == part || strings.HasPrefix(k, part+".")
-		}) {
-			continue
+	for _, key := range md.Keys() {
+		// Report only the key whose last part is unknown, not its contents.
+		i := unknownFlyKey(key)
+		where := ""
+		if i > 0 {
+			where = " in [" + strings.Join(key[:i], ".") + "]"
 		}
 		switch {
-		case top == "experimental" && len(key) == 1:
+		case i != len(key)-1:
+		case key.String() == "experimental":
 			errs = append(errs, fmt.Errorf("fly.toml: [experimental] is deprecated (auto_rollback does nothing on Machines apps); remove it"))
-		case top == "experimental":
-		case len(key) == 1:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows (check its spelling against https://fly.io/docs/reference/configuration/)", key.String()))
 		default:
-			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows in [%s] (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), top))
+			errs = append(errs, fmt.Errorf("fly.toml: %q is not a key flyctl knows%s (check its spelling against https://fly.io/docs/reference/configuration/)", key.String(), where))
 		}
 	}
 	return &cfg, errors.Join(errs...)
@@ -184,8 +148,9 @@ var deployStrategies = []string{"canary", "rolling", "immediate", "bluegreen"}
 
 // checkFlyConfig returns the ways cfg breaks flyctl's validation or the
 // project's rules for it.
-func checkFlyConfig(cfg *flyConfig) (problems []string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+func checkFlyConfig(cfg *flyConfig) []string {
+	var problems problems
+	bad := problems.add
 	if cfg.App == "" {
 		bad("app must name the Fly app (the one place the name lives)")
 	}
@@ -207,7 +172,15 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 	}
 	s := cfg.HTTPService
 	if s == nil {
-		return append(problems, "[http_service] is missing")
+		bad("[http_service] is missing")
+		return problems
+	}
+	switch v := s.AutoStopMachines; {
+	case v == nil:
+	case v == true || v == false:
+		bad("[http_service] auto_stop_machines = %v is the deprecated boolean form; write \"stop\" or \"off\"", v)
+	case !slices.Contains([]any{"off", "stop", "suspend"}, v):
+		bad("[http_service] auto_stop_machines = %#v: want \"off\", \"stop\" or \"suspend\"", v)
 	}
 	if !s.ForceHTTPS {
 		bad("[http_service] force_https must be true")
@@ -245,40 +218,41 @@ func checkFlyConfig(cfg *flyConfig) (problems []string) {
 		bad("want exactly one [[vm]] entry, found %d", len(cfg.VM))
 	}
 	for _, vm := range cfg.VM {
-		problems = append(problems, checkVM(vm)...)
+		checkVM(vm, &problems)
 	}
 	return problems
 }
 
-// cpuPresets are the CPU sizes of fly-go's MachinePresets (machine_types.go
-// at v0.9.5): size → CPU kind and count.
-var cpuPresets = func() map[string]cpuPreset {
-	presets := map[string]cpuPreset{}
-	for _, n := range []int{1, 2, 4, 6, 8} {
-		presets[fmt.Sprintf("shared-cpu-%dx", n)] = cpuPreset{"shared", n}
-	}
-	for _, n := range []int{1, 2, 4, 6, 8, 10, 12, 14, 16} {
-		presets[fmt.Sprintf("performance-%dx", n)] = cpuPreset{"performance", n}
-	}
-	return presets
-}()
-
-type cpuPreset struct {
-	kind string
-	cpus int
+// cpuKinds are fly-go's MachinePresets (machine_types.go at v0.9.5) by CPU
+// kind: the sizes' prefix, their CPU counts and the memory range per CPU in
+// MB (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
+var cpuKinds = []struct {
+	prefix       string
+	cpus         []int64
+	minMB, maxMB int64
+}{
+	{"shared-cpu-", []int64{1, 2, 4, 6, 8}, 256, 2048},
+	{"performance-", []int64{1, 2, 4, 6, 8, 10, 12, 14, 16}, 2048, 8192},
 }
 
-// memoryPerCPU is fly-go's memory range per CPU in MB, by CPU kind
-// (MIN_/MAX_MEMORY_MB_PER_SHARED_CPU and _PER_CPU).
-var memoryPerCPU = map[string][2]int64{"shared": {256, 2048}, "performance": {2048, 8192}}
-
-func checkVM(vm flyCompute) (problems []string) {
-	preset, ok := cpuPresets[vm.Size]
-	if !ok {
-		return []string{fmt.Sprintf("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(slices.Sorted(maps.Keys(cpuPresets)), ", "))}
+func checkVM(vm flyCompute, bad *problems) {
+	var sizes []string
+	var minMB, maxMB int64
+	for _, k := range cpuKinds {
+		for _, n := range k.cpus {
+			if size := fmt.Sprintf("%s%dx", k.prefix, n); size != vm.Size {
+				sizes = append(sizes, size)
+			} else {
+				minMB, maxMB = k.minMB*n, k.maxMB*n
+			}
+		}
 	}
-	if vm.Memory == "" {
-		return nil // the preset's own memory
+	switch {
+	case maxMB == 0:
+		bad.add("[[vm]] size %q is not a CPU preset flyctl knows: use one of %s", vm.Size, strings.Join(sizes, ", "))
+		return
+	case vm.Memory == "":
+		return // the preset's own memory
 	}
 	// flyctl reads memory with go-units' RAMInBytes; a bare number is MB.
 	memory := vm.Memory
@@ -287,11 +261,8 @@ func checkVM(vm flyCompute) (problems []string) {
 	}
 	bytes, err := units.RAMInBytes(memory)
 	if err != nil {
-		return []string{fmt.Sprintf("[[vm]] memory %q: %v", vm.Memory, err)}
+		bad.add("[[vm]] memory %q: %v", vm.Memory, err)
+	} else if mb := bytes / units.MiB; mb < minMB || mb > maxMB {
+		bad.add("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, minMB, maxMB)
 	}
-	limits, cpus := memoryPerCPU[preset.kind], int64(preset.cpus)
-	if mb := bytes / units.MiB; mb < limits[0]*cpus || mb > limits[1]*cpus {
-		problems = append(problems, fmt.Sprintf("[[vm]] memory %q: %s allows %d to %d MB", vm.Memory, vm.Size, limits[0]*cpus, limits[1]*cpus))
-	}
-	return problems
 }

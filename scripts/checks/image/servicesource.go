@@ -8,7 +8,6 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,17 +27,16 @@ type serviceSource struct {
 // to evaluate the constants and signal arguments the checks need.
 func readServiceSource(root string) (*serviceSource, error) {
 	fset := token.NewFileSet()
-	entries, err := os.ReadDir(root)
+	paths, err := filepath.Glob(filepath.Join(root, "*.go"))
 	if err != nil {
 		return nil, err
 	}
 	var files []*ast.File
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(root, name), nil, 0)
+		f, err := parser.ParseFile(fset, p, nil, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -53,18 +51,16 @@ func readServiceSource(root string) (*serviceSource, error) {
 	conf := types.Config{Importer: stdOnlyImporter{importer.Default()}, Error: func(error) {}}
 	pkg, _ := conf.Check("main", fset, files, info) // errors from stubbed imports are expected
 
-	src := &serviceSource{}
-	port, ok := constValue(pkg, "defaultPort", constant.String)
-	if !ok {
+	port, ok := pkg.Scope().Lookup("defaultPort").(*types.Const)
+	if !ok || port.Val().Kind() != constant.String {
 		return nil, fmt.Errorf("%s: package main has no string const defaultPort", root)
 	}
-	src.DefaultPort = constant.StringVal(port)
-	timeout, ok := constValue(pkg, "shutdownTimeout", constant.Int)
-	if !ok {
+	timeout, ok := pkg.Scope().Lookup("shutdownTimeout").(*types.Const)
+	if !ok || timeout.Val().Kind() != constant.Int {
 		return nil, fmt.Errorf("%s: package main has no time.Duration const shutdownTimeout", root)
 	}
-	ns, _ := constant.Int64Val(timeout)
-	src.ShutdownTimeout = time.Duration(ns)
+	ns, _ := constant.Int64Val(timeout.Val())
+	src := &serviceSource{DefaultPort: constant.StringVal(port.Val()), ShutdownTimeout: time.Duration(ns)}
 
 	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
@@ -72,12 +68,11 @@ func readServiceSource(root string) (*serviceSource, error) {
 			if !ok {
 				return true
 			}
-			fn := calledFunc(call, info)
-			if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != "os/signal" || (fn.Name() != "Notify" && fn.Name() != "NotifyContext") {
+			if pkg, name := objectOf(info, call.Fun); pkg != "os/signal" || name != "Notify" && name != "NotifyContext" {
 				return true
 			}
 			for _, arg := range call.Args[1:] {
-				if name := signalName(arg, info); name != "" && !slices.Contains(src.Signals, name) {
+				if name := signalName(objectOf(info, arg)); name != "" && !slices.Contains(src.Signals, name) {
 					src.Signals = append(src.Signals, name)
 				}
 			}
@@ -90,44 +85,29 @@ func readServiceSource(root string) (*serviceSource, error) {
 	return src, nil
 }
 
-func constValue(pkg *types.Package, name string, kind constant.Kind) (constant.Value, bool) {
-	c, ok := pkg.Scope().Lookup(name).(*types.Const)
-	if !ok || c.Val().Kind() != kind {
-		return nil, false
+// objectOf returns the package path and name of what an identifier or a
+// pkg.Name selector refers to.
+func objectOf(info *types.Info, e ast.Expr) (pkg, name string) {
+	if sel, ok := e.(*ast.SelectorExpr); ok {
+		e = sel.Sel
 	}
-	return c.Val(), true
+	id, _ := e.(*ast.Ident)
+	if obj := info.Uses[id]; id != nil && obj != nil && obj.Pkg() != nil {
+		return obj.Pkg().Path(), obj.Name()
+	}
+	return "", ""
 }
 
-func calledFunc(call *ast.CallExpr, info *types.Info) *types.Func {
-	var id *ast.Ident
-	switch fun := call.Fun.(type) {
-	case *ast.SelectorExpr:
-		id = fun.Sel
-	case *ast.Ident:
-		id = fun
-	}
-	fn, _ := info.Uses[id].(*types.Func)
-	return fn
-}
-
-// signalName names a signal argument: syscall.SIGTERM (or unix.SIGTERM) is
-// SIGTERM, os.Interrupt is SIGINT, os.Kill is SIGKILL.
-func signalName(arg ast.Expr, info *types.Info) string {
-	sel, ok := arg.(*ast.SelectorExpr)
-	if !ok {
-		return ""
-	}
-	obj := info.Uses[sel.Sel]
-	if obj == nil || obj.Pkg() == nil {
-		return ""
-	}
-	switch path := obj.Pkg().Path(); {
-	case path == "os" && obj.Name() == "Interrupt":
+// signalName names a signal: syscall.SIGTERM (or unix.SIGTERM) is SIGTERM,
+// os.Interrupt is SIGINT, os.Kill is SIGKILL.
+func signalName(pkg, name string) string {
+	switch {
+	case pkg == "os" && name == "Interrupt":
 		return "SIGINT"
-	case path == "os" && obj.Name() == "Kill":
+	case pkg == "os" && name == "Kill":
 		return "SIGKILL"
-	case (path == "syscall" || path == "golang.org/x/sys/unix") && strings.HasPrefix(obj.Name(), "SIG"):
-		return obj.Name()
+	case (pkg == "syscall" || pkg == "golang.org/x/sys/unix") && strings.HasPrefix(name, "SIG"):
+		return name
 	}
 	return ""
 }

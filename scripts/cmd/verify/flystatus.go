@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 const (
@@ -80,17 +81,11 @@ func runStatusCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 func currentImage(machines []flyMachine) string {
 	best, bestVersion := "", -1
 	for _, m := range machines {
-		ref := machineImage(m)
-		if ref == "" {
-			continue
-		}
 		version := 0
 		if m.Config != nil {
-			if v, err := strconv.Atoi(m.Config.Metadata["fly_release_version"]); err == nil {
-				version = v
-			}
+			version, _ = strconv.Atoi(m.Config.Metadata["fly_release_version"]) // 0 when absent
 		}
-		if version > bestVersion {
+		if ref := machineImage(m); ref != "" && version > bestVersion {
 			best, bestVersion = ref, version
 		}
 	}
@@ -98,17 +93,14 @@ func currentImage(machines []flyMachine) string {
 }
 
 // machineImage prefers config.image, the reference flyctl deployed; the
-// resolved image_ref is the fallback.
+// resolved image_ref (registry optional) is the fallback.
 func machineImage(m flyMachine) string {
-	if m.Config != nil && m.Config.Image != "" {
-		return m.Config.Image
-	}
 	r := m.ImageRef
-	if r.Repository == "" || r.Tag == "" {
+	switch {
+	case m.Config != nil && m.Config.Image != "":
+		return m.Config.Image
+	case r.Repository == "" || r.Tag == "":
 		return ""
 	}
-	if r.Registry == "" {
-		return r.Repository + ":" + r.Tag
-	}
-	return r.Registry + "/" + r.Repository + ":" + r.Tag
+	return strings.TrimPrefix(r.Registry+"/", "/") + r.Repository + ":" + r.Tag
 }

@@ -7,13 +7,19 @@
 //	verify machines-on LABEL < status.json
 //	verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]
 //
-// Inside GitHub Actions it writes step outputs, a job summary and ::error
-// annotations; outside it prints plain text.
+// Inside GitHub Actions it writes a job summary and ::error annotations;
+// outside it prints plain text.
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strings"
+	"time"
 )
 
 const (
@@ -21,6 +27,11 @@ const (
 	exitFail  = 1
 	exitUsage = 2
 )
+
+const usageLine = "usage: verify --url URL --expect-release LABEL [--timeout 3m]\n" +
+	"       verify current-image < status.json   (prints the image `flyctl status --json` says is serving)\n" +
+	"       verify machines-on LABEL < status.json   (prints the machines whose image is tagged LABEL; exit 1: none)\n" +
+	"       verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]   (prints the deploy job's timeout-minutes)"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -34,14 +45,53 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return runDeployBudget(args[1:], stdout, stderr, getenv)
 	}
 	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	if err != nil {
 		return exitUsage
 	}
-	if cfg == nil { // -h
-		return exitOK
+	return report(cfg, poll(cfg), stdout, stderr, getenv)
+}
+
+type config struct {
+	baseURL string // without trailing slash
+	release string
+	timeout time.Duration
+}
+
+// parseFlags returns flag.ErrHelp when help was asked for, and any other
+// error after printing the problem and the usage line to stderr.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usageLine)
+		fs.PrintDefaults()
 	}
-	rep := newReporter(stdout, stderr, getenv)
-	rep.maskSecrets()
-	res := poll(cfg, newHTTPClient())
-	return rep.report(cfg, res)
+	rawURL := fs.String("url", "", "base URL of the service, e.g. https://<app>.fly.dev")
+	release := fs.String("expect-release", "", "release label that must be serving, e.g. git-<sha>")
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (Go duration)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(*rawURL)
+	cfg := &config{baseURL: strings.TrimRight(*rawURL, "/"), release: strings.TrimSpace(*release), timeout: *timeout}
+	var problem string
+	switch {
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q: all options are flags", fs.Arg(0))
+	case *rawURL == "":
+		problem = "--url is required"
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		problem = fmt.Sprintf("--url %q is not an http(s) URL with a host, e.g. https://my-app.fly.dev", *rawURL)
+	case cfg.release == "":
+		problem = "--expect-release is required, e.g. --expect-release git-$GITHUB_SHA"
+	case *timeout <= 0:
+		problem = fmt.Sprintf("--timeout must be positive, got %s", *timeout)
+	default:
+		return cfg, nil
+	}
+	fmt.Fprintf(stderr, "verify: %s\n%s\n", problem, usageLine)
+	return nil, errors.New(problem)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,8 +16,50 @@ import (
 	"time"
 )
 
-// requestTimeout bounds one request; the overall deadline bounds it further.
-const requestTimeout = 10 * time.Second
+const (
+	// requestTimeout bounds one request; the overall deadline bounds it further.
+	requestTimeout = 10 * time.Second
+	firstWait      = 500 * time.Millisecond
+	maxWait        = 8 * time.Second
+)
+
+// result is the outcome of polling: the last complete attempt (a failed one
+// cut short by the deadline is dropped when an earlier one says more), how
+// many attempts ran, and how long it all took.
+type result struct {
+	last     attempt
+	attempts int
+	elapsed  time.Duration
+}
+
+func (r result) ok() bool { return r.last.ok() }
+
+// poll probes until the expected release answers or cfg.timeout passes,
+// waiting with capped exponential backoff and ±20% jitter in between. A
+// fresh connection per request, so every attempt goes through the proxy's
+// routing like a new visitor would.
+func poll(cfg *config) (res result) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+	defer func() { res.elapsed = time.Since(start) }()
+	for wait := firstWait; ; wait = min(2*wait, maxWait) {
+		a := probe(ctx, client, cfg)
+		if a.ok() || ctx.Err() == nil || res.attempts == 0 {
+			res.last = a
+		}
+		res.attempts++
+		if a.ok() {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-time.After(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))):
+		}
+	}
+}
 
 // versionInfo is the service's /version body (see the service contract).
 type versionInfo struct {
@@ -44,12 +88,6 @@ type attempt struct {
 
 func (a attempt) ok() bool { return a.problem == "" }
 
-func newHTTPClient() *http.Client {
-	// A fresh connection per request, so every attempt goes through the
-	// proxy's routing like a new visitor would.
-	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
-}
-
 func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 	var a attempt
 	var body []byte
@@ -61,7 +99,7 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 		Message string `json:"message"`
 	}
 	if err := json.Unmarshal(body, &pong); err != nil || pong.Message != "pong" {
-		a.problem = fmt.Sprintf(`/ping answered %q, want {"message":"pong"}: is something else serving %s?`, shorten(body), cfg.baseURL)
+		a.problem = fmt.Sprintf(`/ping answered %.120q, want {"message":"pong"}: is something else serving %s?`, bytes.TrimSpace(body), cfg.baseURL)
 		return a
 	}
 	a.version, body = get(ctx, client, cfg.baseURL, "/version")
@@ -69,74 +107,55 @@ func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 		return a
 	}
 	if err := json.Unmarshal(body, &a.info); err != nil {
-		a.problem = fmt.Sprintf("/version answered %q, which is not the service's JSON: %v", shorten(body), err)
+		a.problem = fmt.Sprintf("/version answered %.120q, which is not the service's JSON: %v", bytes.TrimSpace(body), err)
 		return a
 	}
 	a.release = releaseOf(a.info)
-	if !releaseMatches(a.info, cfg.release) {
+	if imageTag(a.info.ImageRef) != cfg.release && a.info.Version != cfg.release {
 		a.problem = oldReleaseProblem(a.info, a.release, cfg.release)
 	}
 	return a
 }
 
-func get(ctx context.Context, client *http.Client, base, path string) (endpointResult, []byte) {
-	res := endpointResult{path: path}
+func get(ctx context.Context, client *http.Client, base, path string) (res endpointResult, body []byte) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-	if err != nil {
-		res.err = err
-		return res, nil
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		res.latency = time.Since(start)
-		res.err = err
-		return res, nil
+	res.path = path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	var resp *http.Response
+	if err == nil {
+		resp, err = client.Do(req)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.latency = time.Since(start)
-	res.status = resp.StatusCode
-	res.err = err
+	if err == nil {
+		defer resp.Body.Close()
+		res.status = resp.StatusCode
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	}
+	res.latency, res.err = time.Since(start), err
 	return res, body
 }
 
 // endpointProblem describes a transport error or a non-200 answer.
 func endpointProblem(r endpointResult, base string) string {
-	if r.err != nil {
-		return transportProblem(r.err, base)
-	}
+	u, _ := url.Parse(base) // parseFlags checked it
+	var dnsErr *net.DNSError
+	var netErr net.Error
 	switch {
+	case errors.As(r.err, &dnsErr):
+		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
+	case errors.Is(r.err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", u.Host)
+	case errors.Is(r.err, context.DeadlineExceeded) || errors.As(r.err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer from %s in time (request timed out)", u.Host)
+	case r.err != nil:
+		return fmt.Sprintf("request to %s failed: %v", u.Host, r.err)
 	case r.status >= 500:
 		return fmt.Sprintf("%s answered HTTP %d %s: the app is reachable but failing (see `flyctl logs`)", r.path, r.status, http.StatusText(r.status))
 	case r.status != http.StatusOK:
 		return fmt.Sprintf("%s answered HTTP %d %s, want 200", r.path, r.status, http.StatusText(r.status))
 	}
 	return ""
-}
-
-func transportProblem(err error, base string) string {
-	host := base
-	if u, perr := url.Parse(base); perr == nil {
-		host = u.Host
-	}
-	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("DNS lookup of %s failed (%v): does the app exist and has it been deployed once?", dnsErr.Name, dnsErr.Err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Sprintf("connection refused by %s: nothing is listening there (machine stopped or crashed?)", host)
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return fmt.Sprintf("no answer from %s in time (request timed out)", host)
-	}
-	return fmt.Sprintf("request to %s failed: %v", host, err)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // releaseOf names the release a /version body reports: the image tag when
@@ -158,10 +177,6 @@ func imageTag(ref string) string {
 	return ""
 }
 
-func releaseMatches(v versionInfo, want string) bool {
-	return imageTag(v.ImageRef) == want || v.Version == want
-}
-
 func oldReleaseProblem(v versionInfo, seen, want string) string {
 	where := ""
 	if v.MachineID != "" {
@@ -178,12 +193,4 @@ func oldReleaseProblem(v versionInfo, seen, want string) string {
 		detail = fmt.Sprintf("image_ref %q, version %q", v.ImageRef, v.Version)
 	}
 	return fmt.Sprintf("old release still serving: %s (%s)%s, want %s", seen, detail, where, want)
-}
-
-func shorten(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
 }

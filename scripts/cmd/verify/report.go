@@ -10,90 +10,55 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// reporter writes the outcome for people (stdout/stderr) and, when the
-// GitHub Actions files are present, for the workflow (outputs, summary,
-// annotations).
-type reporter struct {
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	gha            *githubactions.Action
-	inActions      bool
-}
-
-func newReporter(stdout, stderr io.Writer, getenv func(string) string) *reporter {
-	return &reporter{
-		stdout:    stdout,
-		stderr:    stderr,
-		getenv:    getenv,
-		gha:       githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv)),
-		inActions: getenv("GITHUB_ACTIONS") == "true",
-	}
-}
-
-// maskSecrets keeps deploy tokens out of the log should anything echo them.
-// Outside Actions there is no log masking, so nothing is printed.
-func (r *reporter) maskSecrets() {
-	if !r.inActions {
-		return
-	}
-	for _, name := range []string{"FLY_API_TOKEN", "FLY_ACCESS_TOKEN"} {
-		if v := r.getenv(name); v != "" {
-			r.gha.AddMask(v)
-		}
-	}
-}
-
-func (r *reporter) report(cfg *config, res result) int {
-	if r.getenv("GITHUB_STEP_SUMMARY") != "" {
-		r.gha.AddStepSummary(summary(cfg, res))
-	}
-	if r.getenv("GITHUB_OUTPUT") != "" {
-		r.gha.SetOutput("url", cfg.baseURL)
-		r.gha.SetOutput("attempts", strconv.Itoa(res.attempts))
-		if res.ok() {
-			r.gha.SetOutput("release", res.last.release)
-			r.gha.SetOutput("latency", formatLatency(res.last.ping.latency+res.last.version.latency))
-		}
+// report writes the outcome for people (stdout/stderr) and, inside GitHub
+// Actions, for the workflow (a job summary and an ::error annotation), and
+// returns the exit code. It sets no step outputs: scripts/deploy owns its
+// step's.
+func report(cfg *config, res result, stdout, stderr io.Writer, getenv func(string) string) int {
+	gha := githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
+	latency := formatLatency(res.last.ping.latency + res.last.version.latency)
+	if getenv("GITHUB_STEP_SUMMARY") != "" {
+		gha.AddStepSummary(summary(cfg, res))
 	}
 	if res.ok() {
-		fmt.Fprintf(r.stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
-			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond),
-			formatLatency(res.last.ping.latency+res.last.version.latency))
+		fmt.Fprintf(stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
+			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond), latency)
 		return exitOK
 	}
-	msg := failureMessage(cfg, res)
-	if r.inActions {
-		r.gha.WithFieldsMap(map[string]string{"title": "Rollout not verified"}).Errorf("%s", msg)
+	msg := fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
+		cfg.release, cfg.baseURL, cfg.timeout, res.attempts, res.last.problem)
+	if getenv("GITHUB_ACTIONS") == "true" {
+		gha.WithFieldsMap(map[string]string{"title": "Rollout not verified"}).Errorf("%s", msg)
 	} else {
-		fmt.Fprintf(r.stderr, "verify: error: %s\n", msg)
+		fmt.Fprintf(stderr, "verify: error: %s\n", msg)
 	}
 	return exitFail
 }
 
-func failureMessage(cfg *config, res result) string {
-	return fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
-		cfg.release, cfg.baseURL, cfg.timeout, res.attempts, res.last.problem)
-}
-
+// summary is the job summary: a table of the last attempt's requests.
 func summary(cfg *config, res result) string {
 	var b strings.Builder
-	if res.ok() {
-		fmt.Fprintf(&b, "### ✅ Rollout verified: `%s` at %s\n\n", cfg.release, cfg.baseURL)
-	} else {
-		fmt.Fprintf(&b, "### ❌ Rollout not verified: `%s` at %s\n\n", cfg.release, cfg.baseURL)
+	mark, verdict := "✅", "verified"
+	if !res.ok() {
+		mark, verdict = "❌", "not verified"
 	}
-	b.WriteString("| endpoint | status | latency | release | machine | region |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "### %s Rollout %s: `%s` at %s\n\n", mark, verdict, cfg.release, cfg.baseURL)
+	b.WriteString("| endpoint | status | latency | release | machine | region |\n| --- | --- | --- | --- | --- | --- |\n")
+	// cell keeps server-supplied text from breaking the Markdown table.
+	cell := strings.NewReplacer("|", `\|`, "\n", " ").Replace
 	last := res.last
 	for _, ep := range []endpointResult{last.ping, last.version} {
 		if ep.path == "" {
 			continue // never reached
 		}
-		release, machine, region := "", "", ""
+		status, release, machine, region := "no answer", "", "", ""
+		if ep.status != 0 {
+			status = strconv.Itoa(ep.status)
+		}
 		if ep.path == "/version" {
 			release, machine, region = last.release, last.info.MachineID, last.info.Region
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", ep.path, statusCell(ep), formatLatency(ep.latency),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", ep.path, status, formatLatency(ep.latency),
 			cell(release), cell(machine), cell(region))
 	}
 	fmt.Fprintf(&b, "\n%d attempt(s) in %s.\n", res.attempts, res.elapsed.Round(time.Millisecond))
@@ -101,18 +66,6 @@ func summary(cfg *config, res result) string {
 		fmt.Fprintf(&b, "\n**Problem:** %s\n", cell(last.problem))
 	}
 	return b.String()
-}
-
-func statusCell(ep endpointResult) string {
-	if ep.status == 0 {
-		return "no answer"
-	}
-	return strconv.Itoa(ep.status)
-}
-
-// cell keeps server-supplied text from breaking the Markdown table.
-func cell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
 func formatLatency(d time.Duration) string {
