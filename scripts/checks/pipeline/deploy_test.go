@@ -463,6 +463,41 @@ func TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy(t *testing.
 	})
 }
 
+// A re-run of the deploy job (or a dispatch on main with no new commit)
+// deploys the release that already serves: its machines carry the label, so
+// they say nothing about the failed rollout, and a rollback would redeploy
+// the failed release itself.
+func TestRedeployOfTheServingReleaseIsNeverRolledBackToItself(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		deployOut      string
+		deployRC       int
+		serve, message string
+	}{
+		{"failed rollout", bluegreenFailed, 1, "", "so nothing was rolled back, and it still serves"},
+		{"failed verification", deployedOK, 0, "broken", "there is no earlier release to roll back to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			config := filepath.Join(dir, "fly.toml")
+			mustWrite(t, config, testFlyToml, 0o644)
+			s := newDeployScenarioAt(t, dir, config, newSHA, newSHA, newImage)
+			s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+			s.plan(1, twoReleasesOf(newImage), 0, "")
+			s.plan(2, tc.deployOut, tc.deployRC, tc.serve)
+
+			r := s.run("--config", s.config)
+
+			assertExit(t, r, 1)
+			assertCalls(t, r, s.statusCall(), s.deployCall()) // no status read, no deploy --image
+			assertSays(t, r, "before this run (the same commit deployed again)")
+			assertSays(t, r, tc.message)
+		})
+	}
+}
+
 func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
