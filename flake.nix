@@ -74,6 +74,8 @@
           subPackages = [ "." ];
           # The tests run in checks.<system>.tests, which also writes reports.
           doCheck = false;
+          # The build log says which Go built the package, as every check's does.
+          preBuild = "go version";
 
           # No cgo: a static binary whose closure is itself alone. -trimpath
           # comes from buildGoModule (allowGoReference = false), which also
