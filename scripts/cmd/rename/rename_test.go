@@ -83,8 +83,31 @@ func read(t *testing.T, dir, name string) string {
 	return string(b)
 }
 
+// targets are rename arguments that differ from the copy's own names (its
+// app, region, module and binary), so the tests rename something whatever
+// the repository is already called.
+type targets struct{ app, region, module, binary string }
+
+func renameTargets(t *testing.T, dir string) targets {
+	t.Helper()
+	module := modfile.ModulePath([]byte(read(t, dir, "go.mod")))
+	fly, docker := read(t, dir, "fly.toml"), read(t, dir, "Dockerfile")
+	for _, c := range []targets{
+		{"acme-api", "fra", "example.com/acme/api/v2", "api"},
+		{"widget-svc", "cdg", "example.com/widget/svc/v2", "svc"},
+	} {
+		if !strings.Contains(fly, `"`+c.app+`"`) && !strings.Contains(fly, `"`+c.region+`"`) &&
+			module != c.module && !strings.Contains(docker, "/"+c.binary+`"`) {
+			return c
+		}
+	}
+	t.Fatal("no rename targets differ from the repository's names")
+	return targets{}
+}
+
 func TestRenameChangesEveryName(t *testing.T) {
 	dir := copyRepo(t)
+	to := renameTargets(t, dir)
 	oldModule := modfile.ModulePath([]byte(read(t, dir, "go.mod")))
 	oldScripts := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
 	// A package of the root module that imports another one.
@@ -99,31 +122,31 @@ func TestRenameChangesEveryName(t *testing.T) {
 		t.Fatalf("git add: %v\n%s", err, out)
 	}
 	var stdout bytes.Buffer
-	if err := run([]string{"--app", "acme-api", "--module", "example.com/acme/api/v2", "--region", "fra"}, &stdout, io.Discard); err != nil {
+	if err := run([]string{"--app", to.app, "--module", to.module, "--region", to.region}, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "changed fly.toml") {
 		t.Errorf("output %q does not list the changed files", stdout.String())
 	}
 	flyToml := read(t, dir, "fly.toml")
-	for _, want := range []string{`app = "acme-api"`, `primary_region = "fra"`} {
+	for _, want := range []string{`app = "` + to.app + `"`, `primary_region = "` + to.region + `"`} {
 		if !strings.Contains(flyToml, want) {
 			t.Errorf("fly.toml lacks %s:\n%s", want, flyToml)
 		}
 	}
-	if got := modfile.ModulePath([]byte(read(t, dir, "go.mod"))); got != "example.com/acme/api/v2" {
+	if got := modfile.ModulePath([]byte(read(t, dir, "go.mod"))); got != to.module {
 		t.Errorf("go.mod module %q", got)
 	}
 	scriptsModule := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
-	if strings.HasPrefix(oldScripts, oldModule+"/") && scriptsModule != "example.com/acme/api/v2/scripts" {
+	if strings.HasPrefix(oldScripts, oldModule+"/") && scriptsModule != to.module+"/scripts" {
 		t.Errorf("scripts/go.mod module %q, want it under the new module path", scriptsModule)
 	}
-	if cmd := regexp.MustCompile(`(?m)^CMD \[".*?"`).FindString(read(t, dir, "Dockerfile")); !strings.HasSuffix(cmd, `/api"`) {
-		t.Errorf("Dockerfile %s, want the binary api (go install drops the /v2)", cmd)
+	if cmd := regexp.MustCompile(`(?m)^CMD \[".*?"`).FindString(read(t, dir, "Dockerfile")); !strings.HasSuffix(cmd, "/"+to.binary+`"`) {
+		t.Errorf("Dockerfile %s, want the binary %s (go install drops the /v2)", cmd, to.binary)
 	}
 	// flake.nix names the binary once (pname; mainProgram follows it).
-	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `pname = "api"`) {
-		t.Errorf("flake.nix has no pname = \"api\"")
+	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `pname = "`+to.binary+`"`) {
+		t.Errorf("flake.nix has no pname = %q", to.binary)
 	}
 	// Every import of the old module path is gone: the scripts module
 	// resolves all its packages under the new path.
@@ -133,7 +156,7 @@ func TestRenameChangesEveryName(t *testing.T) {
 	if out, err := list.CombinedOutput(); err != nil {
 		t.Errorf("after the rename, go list in scripts/ fails: %v\n%s", err, out)
 	}
-	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"example.com/acme/api/v2/internal/words"`) {
+	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"`+to.module+`/internal/words"`) {
 		t.Errorf("a root-module import was not renamed:\n%s", got)
 	}
 	if grep, _ := exec.Command("grep", "-rl", `"`+oldModule+`/`, dir).Output(); len(grep) > 0 {
@@ -160,7 +183,8 @@ func TestRenameTwiceIsStable(t *testing.T) {
 func TestBadNamesChangeNothing(t *testing.T) {
 	dir := copyRepo(t)
 	before := treeHash(t, dir)
-	good := map[string]string{"--app": "acme-api", "--module": "github.com/acme/api"}
+	to := renameTargets(t, dir)
+	good := map[string]string{"--app": to.app, "--module": to.module}
 	cases := []struct {
 		flag, value, complaint string
 	}{
@@ -201,8 +225,9 @@ func TestFileItCannotEditChangesNothing(t *testing.T) {
 	if err := os.WriteFile(dockerfile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	to := renameTargets(t, dir)
 	before := treeHash(t, dir)
-	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
+	err := run([]string{"--app", to.app, "--module", to.module}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "Dockerfile") {
 		t.Errorf("a Dockerfile without an exec-form CMD: got %v, want an error naming the Dockerfile", err)
 	}
@@ -216,8 +241,9 @@ func TestOutsideGitChangesNothing(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
 		t.Fatal(err)
 	}
+	to := renameTargets(t, dir)
 	before := treeHash(t, dir)
-	err := run([]string{"--app", "acme-api", "--module", "github.com/acme/api"}, io.Discard, io.Discard)
+	err := run([]string{"--app", to.app, "--module", to.module}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "git init") {
 		t.Errorf("outside git: got %v, want an error saying to run git init", err)
 	}
