@@ -103,7 +103,7 @@
         default = {
           type = "app";
           program = lib.getExe self.packages.${system}.default;
-          meta.description = "Run the flakeship service on 0.0.0.0:$PORT (default 8080)";
+          meta.description = "Run the service on 0.0.0.0:$PORT";
         };
       });
 
@@ -137,6 +137,11 @@
       templates.default = {
         path = ./.;
         description = "A Go web service built by a Nix flake and deployed to Fly.io";
+        # nix flake init writes the files without their executable bits.
+        welcomeText = ''
+          Next: chmod +x .ci/run $(grep -ls '^#!' scripts/*) && git init && git add -A,
+          then nix develop -c scripts/rename --app NAME --module PATH (see README.md).
+        '';
       };
 
       checks = forAllSystems (
