@@ -36,7 +36,7 @@ func TestOnePortEverywhere(t *testing.T) {
 	}
 	fly := fmt.Sprint(cfg.HTTPService.InternalPort)
 	if img.ExposePort != src.DefaultPort || fly != src.DefaultPort {
-		t.Errorf("the service listens on defaultPort %s, the Dockerfile EXPOSEs %s and fly.toml's internal_port is %s: make all three the same", src.DefaultPort, img.ExposePort, fly)
+		t.Errorf("the service listens on defaultPort %s (a const in the root module's Go source, config.go in the template), the Dockerfile EXPOSEs %s and fly.toml's internal_port is %s: make all three the same", src.DefaultPort, img.ExposePort, fly)
 	}
 	if port, set := cfg.Env["PORT"]; set && port != fly {
 		t.Errorf("fly.toml [env] PORT = %q makes the service listen where internal_port (%s) does not send traffic; remove it (the default is %s)", port, fly, src.DefaultPort)
