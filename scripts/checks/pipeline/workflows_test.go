@@ -117,6 +117,44 @@ func dependabotOnly(wf workflow, j job) bool {
 		strings.Contains(cond.Value, "github.event.pull_request.head.repo.full_name == github.repository")
 }
 
+// dispatchReport is what the job reporting a workflow_dispatch run may hold:
+// statuses, to post each job's result on the commit (a dispatched run's
+// check runs are not linked to the pull request; its commit statuses are
+// shown there).
+var dispatchReport = map[string]string{"statuses": "write"}
+
+// dispatchOnly tells whether a job runs only for a workflow_dispatch: its
+// if: is a conjunction, without negation, that holds the event name test.
+func dispatchOnly(wf workflow, j job) bool {
+	cond := get(j.node, "if")
+	return slices.Contains(triggers(wf), "workflow_dispatch") && cond != nil &&
+		strings.Contains(cond.Value, "github.event_name == 'workflow_dispatch'") &&
+		!strings.Contains(cond.Value, "||") && !strings.Contains(cond.Value, "!")
+}
+
+// calledJobsAsk is the union of what the jobs of the workflow a job calls
+// ask for: the caller must grant it, since a called workflow can only lower
+// the caller's GITHUB_TOKEN permissions.
+func calledJobsAsk(t *testing.T, j job) map[string]string {
+	t.Helper()
+	uses := get(j.node, "uses").Value
+	file, ok := strings.CutPrefix(uses, "./.github/workflows/")
+	if !ok {
+		t.Fatalf("job %s calls %q: only this repository's workflows (./.github/workflows/...) may be called", j.id, uses)
+	}
+	level := map[string]int{"none": 0, "read": 1, "write": 2}
+	union := map[string]string{}
+	for _, called := range workflowNamed(t, file).jobs() {
+		p := get(called.node, "permissions")
+		for _, scope := range keys(p) {
+			if v := get(p, scope).Value; level[v] > level[union[scope]] {
+				union[scope] = v
+			}
+		}
+	}
+	return union
+}
+
 func TestEveryJobDeclaresMinimalPermissions(t *testing.T) {
 	for _, wf := range loadWorkflows(t) {
 		for _, j := range wf.jobs() {
@@ -130,18 +168,55 @@ func TestEveryJobDeclaresMinimalPermissions(t *testing.T) {
 				continue
 			}
 			allowed := readOnly
-			if dependabotOnly(wf, j) {
+			switch {
+			case dependabotOnly(wf, j):
 				allowed = dependabotWrites
+			case dispatchOnly(wf, j):
+				allowed = dispatchReport
+			case j.reusableCall():
+				allowed = calledJobsAsk(t, j) // each of those jobs is held to these rules itself
 			}
 			for _, scope := range keys(p) {
 				got, want := get(p, scope).Value, allowed[scope]
 				readsWhatItMayWrite := got == "read" && want == "write"
 				if got != want && !readsWhatItMayWrite {
-					t.Errorf("%s: job %s asks for %s: %s; allowed: %v (write scopes only in a job limited to Dependabot's pull requests from this repository)",
+					t.Errorf("%s: job %s asks for %s: %s; allowed: %v (contents: write and actions: write only in a job limited to Dependabot's pull requests from this repository, statuses: write only in a job limited to workflow_dispatch, a call only what the called workflow's jobs ask for)",
 						wf.file, j.id, scope, got, allowed)
 				}
 			}
 		}
+	}
+}
+
+func TestCallersGrantExactlyWhatTheCalledWorkflowsJobsAsk(t *testing.T) {
+	calls := 0
+	for _, wf := range loadWorkflows(t) {
+		for _, j := range wf.jobs() {
+			if !j.reusableCall() {
+				continue
+			}
+			calls++
+			want := calledJobsAsk(t, j)
+			got := map[string]string{}
+			p := get(j.node, "permissions")
+			for _, scope := range keys(p) {
+				got[scope] = get(p, scope).Value
+			}
+			for scope, v := range want {
+				if got[scope] != v {
+					t.Errorf("%s: job %s calls %s, whose jobs ask for %s: %s, but grants %s: %q: a called workflow can only lower the caller's permissions; grant %s: %s",
+						wf.file, j.id, get(j.node, "uses").Value, scope, v, scope, got[scope], scope, v)
+				}
+			}
+			for scope, v := range got {
+				if _, asked := want[scope]; !asked {
+					t.Errorf("%s: job %s grants %s: %s, which no job of %s asks for: remove it", wf.file, j.id, scope, v, get(j.node, "uses").Value)
+				}
+			}
+		}
+	}
+	if calls == 0 {
+		t.Fatal("no workflow calls another (deploy.yml calls ci.yml): nothing to check")
 	}
 }
 
