@@ -37,6 +37,18 @@ func TestFlyTomlIsValid(t *testing.T) {
 	}
 }
 
+// requireValidFlyToml stops a test that edits copies of fly.toml when the
+// file itself fails the checks: every copy would fail for the same reason,
+// and TestFlyTomlIsValid already names it.
+func requireValidFlyToml(t *testing.T) {
+	t.Helper()
+	cfg, _, err := validateFlyToml(repoFile(t, "fly.toml"))
+	if err == nil && len(checkFlyConfig(cfg)) == 0 {
+		return
+	}
+	t.Fatal("fly.toml itself fails the checks (TestFlyTomlIsValid says why): fix it first; this test checks edited copies of it")
+}
+
 // flyTable is fly.toml parsed into plain TOML values, for edited copies.
 type flyTable = map[string]any
 
@@ -114,6 +126,7 @@ func standInComplaints(text string) []string {
 // Each case breaks the parsed fly.toml in one way; the stand-in validator
 // or the project's rules must reject it, naming the given word.
 func TestFlyTomlCheckRejectsMistakes(t *testing.T) {
+	requireValidFlyToml(t)
 	cases := []struct {
 		name    string
 		breakIt func(t *testing.T, m flyTable) (complaint string)
@@ -196,6 +209,7 @@ func TestFlyTomlCheckRejectsMistakes(t *testing.T) {
 
 // Routine edits of the parsed fly.toml must pass the stand-in and the rules.
 func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
+	requireValidFlyToml(t)
 	cases := map[string]func(t *testing.T, m flyTable){
 		"another app and region": func(t *testing.T, m flyTable) { m["app"], m["primary_region"] = "acme-api-2", "fra" },
 		"a bigger shared vm": func(t *testing.T, m flyTable) {
@@ -240,6 +254,7 @@ func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
 // Whichever validator runs here (real flyctl or the stand-in) rejects a
 // misspelt key, naming it.
 func TestFlyTomlValidatorRejectsAMisspeltKey(t *testing.T) {
+	requireValidFlyToml(t)
 	m := parsedFlyToml(t)
 	typo := misspell(t, table(t, m, "http_service"))
 	path := filepath.Join(t.TempDir(), "fly.toml")
