@@ -115,7 +115,7 @@ func checkBuilderStage(stage instructions.Stage, bad *problems) {
 // toolchainFiles are the only files the toolchain layer may see: what the
 // toolchain depends on, so go.mod, go.sum, go.mod.sri and Go sources can
 // change without rebuilding it.
-var toolchainFiles = []string{"flake.nix", "flake.lock"}
+var toolchainFiles = []string{"flake.lock", "flake.nix"} // sorted
 
 // toolchainStep is the builder stage's first nix build, which runs on the
 // files the COPYs before it brought in.
@@ -143,15 +143,9 @@ func findToolchainStep(stage instructions.Stage) (step toolchainStep, problem st
 			continue
 		}
 		step.Installables = installables(cmds[i].words[2:])
-		for _, f := range step.Files {
-			if !slices.Contains(toolchainFiles, f) {
-				return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s, so changing it rebuilds the toolchain: %s", f, fix)
-			}
-		}
-		for _, f := range toolchainFiles {
-			if !slices.Contains(step.Files, f) {
-				return step, fmt.Sprintf("the toolchain layer (the first nix build) runs without %s: %s", f, fix)
-			}
+		if !slices.Equal(slices.Sorted(slices.Values(step.Files)), toolchainFiles) {
+			return step, fmt.Sprintf("the toolchain layer (the first nix build) sees %s (want exactly %s, so nothing else rebuilds it): %s",
+				strings.Join(step.Files, " "), strings.Join(toolchainFiles, " "), fix)
 		}
 		for _, i := range step.Installables {
 			// ".#default" is the package; ".#default.go" one of its attributes.
