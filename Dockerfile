@@ -17,14 +17,30 @@ FROM nixos/nix:2.35.2 AS builder
 # image label git-<sha> (FLY_IMAGE_REF at run time, shown by /version).
 WORKDIR /src
 
-# The toolchain layer: only the files that define the build, none that a
-# source-only change touches, so the builder reuses this layer and does not
-# download nixpkgs, stdenv and Go again. It realises the package's Go
-# (passthru.go of buildGoModule) and what nixpkgs' buildGoModule builds with
-# (stdenv; gitMinimal and cacert for the vendored modules), all from the
-# locked nixpkgs (--inputs-from .). It can only save work: whatever it misses,
-# the next step fetches.
-COPY flake.nix flake.lock go.mod.sri go.mod go.sum ./
+# The toolchain layer: only flake.nix and flake.lock, so a source-only change,
+# a Dependabot gomod bump or a vendorHash refresh (go.mod, go.sum, go.mod.sri)
+# reuses it and the builder does not download nixpkgs, stdenv and Go again.
+# It realises the package's Go (passthru.go of buildGoModule) and what
+# nixpkgs' buildGoModule builds with (stdenv; gitMinimal and cacert for the
+# vendored modules), all from the locked nixpkgs (--inputs-from .).
+#
+# Why .#default.go evaluates without go.mod, go.sum, go.mod.sri or any Go file
+# (nixpkgs: pkgs/build-support/go/module.nix, pkgs/stdenv/generic/
+# make-derivation.nix, lib/customisation.nix): module.nix sets
+# passthru = { inherit go; ... } // passthru, where go is the Go that
+# buildGo126Module was made with, not a value computed from the package's
+# arguments; mkDerivation merges passthru into its result with
+# lib.extendDerivation, which asserts its condition only in drvPath and
+# outPath; and src, vendorHash, goSum and goModules are attribute values that
+# nothing forces until the package's own derivation is instantiated, which
+# the step below does. Taking .go needs only the attribute names.
+#
+# Never wrong, only slower: if this step cannot evaluate or build (a nixpkgs
+# that forces a file not copied yet, a network failure), it says so, leaves
+# Nix's error above that line, and the build goes on; the package build below
+# then fetches the toolchain itself. It only ever adds store paths, which the
+# next step would otherwise fetch: the result of the build cannot change.
+COPY flake.nix flake.lock ./
 
 # The cache mount keeps Nix's cache directory (NIX_CACHE_HOME) between builds:
 # above all tarball-cache-v2, the git repository nixpkgs is unpacked into, so a
@@ -51,7 +67,8 @@ RUN --mount=type=cache,target=/nix-cache,sharing=locked \
       --no-update-lock-file \
       --no-link \
       --inputs-from . \
-      .#default.go nixpkgs#stdenv nixpkgs#gitMinimal nixpkgs#cacert
+      .#default.go nixpkgs#stdenv nixpkgs#gitMinimal nixpkgs#cacert \
+ || echo "toolchain layer: nix build of the toolchain failed (error above); skipped, the package build below fetches the toolchain itself"
 
 COPY . .
 RUN --mount=type=cache,target=/nix-cache,sharing=locked \

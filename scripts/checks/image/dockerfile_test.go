@@ -96,6 +96,12 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 	img := mustImage(t)
 	from := m.instruction(t, 0, "from", 0)
 	user := m.instruction(t, 1, "user", 0)
+	toolchainCopy := m.instruction(t, 0, "copy", 0)
+	toolchainRun := m.instruction(t, 0, "run", 0)
+	failsClosed, _, found := strings.Cut(toolchainRun.Original, "||")
+	if !found {
+		t.Fatalf("the first RUN has no || to cut: %s", toolchainRun.Original)
+	}
 	cases := []struct {
 		name, broken, complaint string
 	}{
@@ -108,8 +114,14 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 		{"cache over the store", m.editRuns(t, `type=cache,target=[^,\s]+`, "type=cache,target=/nix/store"), "/nix/store"},
 		{"mount typo", m.editRuns(t, `type=cache,`, "type=cahce,"), "RUN flags"},
 		{"closure not copied", m.editRuns(t, `\$\(nix-store -qR [^)]*\)`, "result"), "closure"},
-		{"toolchain layer sees the sources", m.replace(m.instruction(t, 0, "copy", 0), "COPY . ."), "toolchain layer"},
-		{"no toolchain layer", m.replace(m.instruction(t, 0, "run", 0), ""), "toolchain layer"},
+		{"toolchain layer sees the sources", m.replace(toolchainCopy, "COPY . ."), "toolchain layer"},
+		{"toolchain layer sees go.sum", m.replace(toolchainCopy, withCopySource(toolchainCopy, "go.sum")), "want exactly"},
+		{"toolchain layer sees go.mod.sri", m.replace(toolchainCopy, withCopySource(toolchainCopy, "go.mod.sri")), "want exactly"},
+		{"toolchain layer without flake.lock", m.replace(toolchainCopy, strings.Replace(toolchainCopy.Original, " flake.lock", "", 1)), "want exactly"},
+		{"toolchain layer builds the package", m.replace(toolchainRun, strings.Replace(toolchainRun.Original, ".#default.go", ".#default", 1)), "builds the package"},
+		{"toolchain layer fails closed", m.replace(toolchainRun, failsClosed), "fail open"},
+		{"toolchain layer fails silently", m.replace(toolchainRun, failsClosed+" || true"), "fail open"},
+		{"no toolchain layer", m.replace(toolchainRun, ""), "toolchain layer"},
 		{"base not scratch", m.replace(m.instruction(t, 1, "from", 0), "FROM debian:12.7"), "scratch"},
 		{"root user", m.replace(user, "USER 0:0"), "root"},
 		{"named user", m.replace(user, "USER nobody"), "numeric"},
@@ -132,4 +144,11 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 			t.Errorf("want a complaint containing %q, got %q in:\n%s", c.complaint, problems, c.broken)
 		})
 	}
+}
+
+// withCopySource returns copyNode with src added before its destination.
+func withCopySource(copyNode *parser.Node, src string) string {
+	words := strings.Fields(copyNode.Original)
+	last := len(words) - 1
+	return strings.Join(append(words[:last:last], src, words[last]), " ")
 }

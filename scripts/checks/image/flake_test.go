@@ -1,7 +1,9 @@
 package image
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,62 +97,139 @@ func TestFlakePackageEvaluatesFromTheDockerContext(t *testing.T) {
 	}
 }
 
-// The Dockerfile's toolchain layer runs on its COPY's files alone. It must
-// evaluate there, and realise what the package build needs that does not
-// depend on the Go sources: the package's Go, stdenv and the vendored
-// modules' build tools (buildGoModule's own inputs; names are nixpkgs
-// attributes, as the stub nixpkgs gives them). What it leaves out the next
-// step fetches, so a gap is slower, never wrong, but still reported.
+// The Dockerfile's toolchain layer runs on its COPY's files alone (flake.nix
+// and flake.lock). Its installables must evaluate there, and realise what the
+// package build needs that does not depend on the Go sources: the package's
+// Go, stdenv and the vendored modules' build tools (goModules'
+// nativeBuildInputs). What it leaves out the next step fetches, so a gap is
+// slower, never wrong, but still reported.
 func TestToolchainLayerRealisesTheBuildsToolchain(t *testing.T) {
 	testkit.RequireTool(t, "nix-instantiate", "apt-get install -y nix-bin")
 	step, problem := findToolchainStep(mustDockerfile(t).stages[0])
 	if problem != "" {
 		t.Fatal(problem)
 	}
-	dir := t.TempDir()
+	layer := t.TempDir()
 	for _, f := range step.Files {
 		data, err := os.ReadFile(repoFile(t, f))
 		if err != nil {
 			t.Fatalf("the toolchain layer copies %s: %v", f, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(layer, f), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	packages, err := flake.EvaluatePackages(dir)
+	realised, err := evalInstallables(t, layer, step.Installables)
 	if err != nil {
-		t.Fatalf("the package does not evaluate from the toolchain layer's files %v: %v", step.Files, err)
+		t.Fatalf("the toolchain layer's installables %v do not evaluate from %v alone, so every deploy skips the layer and fetches the toolchain again: build only attributes that need no Go source, go.mod, go.sum or go.mod.sri: %v", step.Installables, step.Files, err)
 	}
-	pkg := packages["x86_64-linux"]["default"]
-	for _, gap := range toolchainGaps(step.Installables, pkg) {
-		t.Errorf("the toolchain layer (%v) does not realise %s, which the package build needs before any Go source: add nixpkgs#%s or .#default.<attribute>", step.Installables, gap, gap)
+	repository := t.TempDir()
+	if err := flake.CopyFlakeSource(testkit.RepoRoot(t), repository); err != nil {
+		t.Fatal(err)
 	}
-	if gaps := toolchainGaps([]string{".#default.go"}, pkg); !slices.Contains(gaps, pkg.Stdenv) || slices.Contains(gaps, pkg.Go) {
-		t.Errorf("a toolchain layer of the package's Go alone: gaps %v, want %s and not %s", gaps, pkg.Stdenv, pkg.Go)
+	needs, err := evalInstallables(t, repository, []string{".#default.go", ".#default.stdenv", ".#default.goModules.nativeBuildInputs"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("toolchain layer, from %v: realises %v", step.Files, step.Installables)
-	t.Logf("source layer: builds the source, %s (go mod vendor) and %s", pkg.GoModules.Name, pkg.Name)
+	if len(needs) < 3 {
+		t.Fatalf("the package's Go, stdenv and goModules' build tools evaluate to %v: want at least three derivations", needs)
+	}
+	for _, need := range needs {
+		if !slices.Contains(realised, need) {
+			t.Errorf("the toolchain layer (%v) does not realise %s (%s), which the package build needs before any Go source: add it as nixpkgs#<attribute> or .#default.<attribute>", step.Installables, need.Name, need.Out)
+		}
+	}
+	// The package itself needs what the layer leaves out: it evaluates only
+	// in the next step, after COPY . . (otherwise this evaluation would not
+	// model what instantiating a derivation forces).
+	if pkg, err := evalInstallables(t, layer, []string{".#default"}); err == nil {
+		t.Errorf("the package evaluates from %v alone (%v): the evaluation here does not force its source, so it cannot tell what the toolchain layer needs", step.Files, pkg)
+	}
+	t.Logf("toolchain layer, from %v: %v realise %v", step.Files, step.Installables, realised)
 }
 
-// toolchainGaps returns what pkg's build needs before any Go source (its
-// Go, stdenv and the vendored modules' build tools) that the installables
-// (.#default.<attribute> or nixpkgs#<attribute>) do not realise.
-func toolchainGaps(installables []string, pkg flake.Package) (gaps []string) {
-	realised := map[string]bool{}
-	for _, i := range installables {
-		switch {
-		case i == ".#default.go":
-			realised[pkg.Go] = true
-		case i == ".#default.stdenv":
-			realised[pkg.Stdenv] = true
-		case strings.HasPrefix(i, "nixpkgs#"):
-			realised[strings.TrimPrefix(i, "nixpkgs#")] = true
-		}
-	}
-	for _, n := range append([]string{pkg.Go, pkg.Stdenv}, pkg.GoModules.NativeBuildInputs...) {
-		if !realised[n] && !slices.Contains(gaps, n) {
-			gaps = append(gaps, n)
-		}
-	}
-	return gaps
+// drvRef is a derivation by name and store path.
+type drvRef struct {
+	Name string `json:"name"`
+	Out  string `json:"out"`
 }
+
+// evalInstallables returns the derivations that `nix build --inputs-from .
+// <installables>` realises for x86_64-linux (Fly's builders) in the flake at
+// dir (an attribute holding a list of derivations gives each): with real Nix
+// where flake.RealNix says it can fetch the locked nixpkgs, otherwise with
+// the stub nixpkgs. Installables are .#<attr> or <input>#<attr>.
+func evalInstallables(t *testing.T, dir string, installables []string) ([]drvRef, error) {
+	t.Helper()
+	type spec struct {
+		Installable string     `json:"installable"`
+		Flake       string     `json:"flake"`
+		Candidates  [][]string `json:"candidates"`
+	}
+	var specs []spec
+	for _, i := range installables {
+		ref, attr, found := strings.Cut(i, "#")
+		if !found {
+			attr = "default"
+		}
+		if ref == "." {
+			ref = "self"
+		} else if strings.ContainsAny(ref, ":/.") {
+			t.Fatalf("installable %s: only .#<attr> and <input>#<attr> (an input of the flake, through --inputs-from .) can be evaluated here", i)
+		}
+		path := strings.Split(attr, ".")
+		specs = append(specs, spec{Installable: i, Flake: ref, Candidates: [][]string{
+			append([]string{"packages", "x86_64-linux"}, path...),
+			append([]string{"legacyPackages", "x86_64-linux"}, path...),
+			path,
+		}})
+	}
+	specJSON, err := json.Marshal(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if ok, _ := flake.RealNix(testkit.RepoRoot(t)); ok {
+		out, err = flake.NixEval("path:"+dir, fmt.Sprintf(realInstallables, specJSON))
+	} else {
+		out, err = flake.NixInstantiate("--eval", "--strict", "--json", repoFile(t, "scripts/internal/flake/stub.nix"),
+			"--argstr", "flakeDir", dir, "--argstr", "installables", string(specJSON), "-A", "installables")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var drvs []drvRef
+	if err := json.Unmarshal(out, &drvs); err != nil {
+		return nil, fmt.Errorf("reading the installables' derivations: %w", err)
+	}
+	return drvs, nil
+}
+
+// realInstallables resolves installables (JSON, as evalInstallables writes
+// them) in a flake from builtins.getFlake, as the stub does.
+const realInstallables = `flake:
+let
+  attrAt =
+    root: path:
+    builtins.foldl' (
+      acc: name: if acc != null && builtins.isAttrs acc && acc ? ${name} then acc.${name} else null
+    ) root path;
+  resolve =
+    i:
+    let
+      root = if i.flake == "self" then flake else flake.inputs.${i.flake};
+      found = builtins.filter (v: v != null) (map (attrAt root) i.candidates);
+    in
+    if found == [ ] then throw "installable ${i.installable}: no such attribute" else builtins.head found;
+  ref = d: {
+    inherit (d) name;
+    out = d.outPath;
+  };
+in
+builtins.concatMap (
+  i:
+  let
+    v = resolve i;
+  in
+  if builtins.isList v then map ref v else [ (ref v) ]
+) (builtins.fromJSON %q)`

@@ -7,6 +7,11 @@
 {
   flakeDir,
   rev ? null,
+  # JSON: a list of installables as `nix build` resolves them, each
+  # { installable; flake = "self" or an input's name; candidates = [ attribute paths ]; }.
+  # -A installables gives their derivations (name, out; a list of
+  # derivations gives one each) and evaluates nothing else of the flake.
+  installables ? "[ ]",
 }:
 let
   inherit (builtins)
@@ -191,6 +196,8 @@ let
       (final: prev: f);
 
   stdenv = fakeDrv "stdenv";
+  gitMinimal = fakeDrv "gitMinimal";
+  cacert = fakeDrv "cacert";
 
   # goModules as pkgs/build-support/go/module.nix makes it: a fixed-output
   # derivation named after the package (and go.sum), built with go, git and
@@ -208,8 +215,8 @@ let
         name = "${final.name or "${final.pname}-${final.version}"}-go-modules${goSumSuffix}";
         nativeBuildInputs = [
           final.go
-          (fakeDrv "gitMinimal")
-          (fakeDrv "cacert")
+          gitMinimal
+          cacert
         ];
       };
       attrs = attrs0 // toExtension (final.overrideModAttrs or { }) attrs0 attrs0;
@@ -253,7 +260,12 @@ let
         final
         // {
           type = "derivation";
-          outPath = "/nix/store/stub-${final.name}";
+          # Like a real derivation's, the path needs its inputs: the source
+          # (every file of its fileset) and the vendored modules (go.sum and
+          # the vendorHash). Its other attributes, .go among them, do not.
+          outPath = builtins.seq (toString (final.src or "")) (
+            builtins.seq final.goModules.outPath "/nix/store/stub-${final.name}"
+          );
           _goDrv = true;
           overrideAttrs = f: make (overlays ++ [ (toExtension f) ]);
         };
@@ -286,6 +298,8 @@ let
         go_1_26
         buildGo126Module
         buildGo125Module
+        gitMinimal
+        cacert
         ;
       stdenv = stdenv // {
         hostPlatform.system = system;
@@ -386,8 +400,43 @@ let
       }
     else
       throw "check ${d.name or "?"} is neither a buildGoModule nor a runCommand";
+
+  attrAt =
+    root: path:
+    foldl' (
+      acc: name: if acc != null && isAttrs acc && acc ? ${name} then acc.${name} else null
+    ) root path;
+  # An installable's value at the first of its candidate paths that exists,
+  # as Nix tries packages.<system>.<attr>, legacyPackages.<system>.<attr>, <attr>.
+  resolve =
+    i:
+    let
+      root =
+        if i.flake == "self" then
+          outputs
+        else if i.flake == "nixpkgs" then
+          nixpkgs
+        else
+          throw "installable ${i.installable}: the flake has no input ${i.flake} (the stub knows only nixpkgs)";
+      found = filter (v: v != null) (map (attrAt root) i.candidates);
+    in
+    if found == [ ] then
+      throw "installable ${i.installable}: no such attribute"
+    else
+      builtins.head found;
+  drvRef = d: {
+    inherit (d) name;
+    out = d.outPath;
+  };
 in
 {
+  installables = concatMap (
+    i:
+    let
+      v = resolve i;
+    in
+    if builtins.isList v then map drvRef v else [ (drvRef v) ]
+  ) (builtins.fromJSON installables);
   inherit (flake) description inputs;
   outputNames = attrNames outputs;
   packages = mapAttrs (_: mapAttrs (_: goDrvSummary)) outputs.packages;
