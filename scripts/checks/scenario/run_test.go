@@ -54,39 +54,10 @@ func scriptsDir(t *testing.T) string {
 	return filepath.Join(wd, "..", "..")
 }
 
-// copyRepo copies the repository's files (git-tracked, plus untracked ones
-// git does not ignore) into a new git repository with one commit.
+// copyRepo copies the repository into a new git repository with one commit.
 func copyRepo(t *testing.T) string {
 	t.Helper()
-	git := testkit.RequireTool(t, "git", "apt-get install git")
-	root := filepath.Join(scriptsDir(t), "..")
-	out, err := exec.Command(git, "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	// Not t.TempDir: its name comes from the test's, and a comma in a path
-	// ends a Nix path literal.
-	dir, err := os.MkdirTemp("", "flakeship-scenario-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-		info, err := os.Lstat(filepath.Join(root, name))
-		if err != nil || !info.Mode().IsRegular() {
-			continue // deleted in the work tree, or not a file
-		}
-		b, err := os.ReadFile(filepath.Join(root, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, dir, name, string(b))
-		if err := os.Chmod(filepath.Join(dir, name), info.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	commit(t, dir, "the template")
-	return dir
+	return testkit.CopyRepo(t, filepath.Join(scriptsDir(t), ".."))
 }
 
 // commit records the work tree as a user would after an edit: git add -A.

@@ -16,38 +16,11 @@ import (
 	"github.com/flakeship/flakeship/scripts/internal/testkit"
 )
 
-// copyRepo copies the repository's git-tracked (and untracked, not ignored)
-// files into a new git repository and points repo.Root at it.
+// copyRepo copies the repository into a new git repository and points
+// repo.Root at it.
 func copyRepo(t *testing.T) string {
 	t.Helper()
-	root := testkit.RepoRoot(t)
-	git := testkit.RequireTool(t, "git", "apt-get install git")
-	out, err := exec.Command(git, "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	dir := t.TempDir()
-	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-		info, err := os.Lstat(filepath.Join(root, name))
-		if err != nil || !info.Mode().IsRegular() {
-			continue // deleted in the work tree, or not a file
-		}
-		b, err := os.ReadFile(filepath.Join(root, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, info.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
-		if out, err := exec.Command(git, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", args, err, out)
-		}
-	}
+	dir := testkit.CopyRepo(t, testkit.RepoRoot(t))
 	t.Setenv("FLAKESHIP_REPO_ROOT", dir)
 	return dir
 }

@@ -185,3 +185,48 @@ func startServiceOnce(t testing.TB, bin string, env []string) (string, bool) {
 	stop()
 	return "", false
 }
+
+// CopyRepo copies the files of the repository at root that a user's clone
+// holds (git-tracked, plus untracked ones git does not ignore), with their
+// modes, into a new git repository with one commit, and returns its path.
+// Not t.TempDir: its name comes from the test's, and a comma in a path ends
+// a Nix path literal.
+func CopyRepo(t testing.TB, root string) string {
+	t.Helper()
+	git := RequireTool(t, "git", "apt-get install git")
+	out, err := exec.Command(git, "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files in %s: %v", root, err)
+	}
+	dir, err := os.MkdirTemp("", "flakeship-copy-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		info, err := os.Lstat(filepath.Join(root, name))
+		if err != nil || !info.Mode().IsRegular() {
+			continue // deleted in the work tree, or not a file
+		}
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"init", "-q"},
+		{"add", "-A"},
+		{"-c", "user.name=flakeship-test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "the template"},
+	} {
+		if out, err := exec.Command(git, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s in the copy: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
