@@ -60,7 +60,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 // only. -h prints the usage line and returns flag.ErrHelp; anything else is
 // returned as one error naming the argument and the fix, for run to print.
 func parseArgs(args []string, stderr io.Writer) error {
-	name := "flakeship"
+	name := "service"
 	if len(args) > 0 {
 		name, args = args[0], args[1:]
 	}

@@ -54,7 +54,7 @@
           "pkgs.golangci-lint takes no buildGo…Module argument any more: build it with the package's Go another way in flake.nix (golangciLintFor)"
           (pkgs.golangci-lint.override (lib.genAttrs builderArgs (_: buildGoModuleFor pkgs)));
 
-      flakeshipFor =
+      servicePackageFor =
         pkgs:
         (buildGoModuleFor pkgs) (finalAttrs: {
           pname = "flakeship";
@@ -96,7 +96,7 @@
     in
     {
       packages = forAllSystems (system: {
-        default = flakeshipFor nixpkgs.legacyPackages.${system};
+        default = servicePackageFor nixpkgs.legacyPackages.${system};
       });
 
       apps = forAllSystems (system: {
@@ -148,9 +148,9 @@
         system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
-          flakeship = self.packages.${system}.default;
+          service = self.packages.${system}.default;
           golangci-lint = golangciLintFor pkgs;
-          tagList = lib.concatStringsSep "," flakeship.tags;
+          tagList = lib.concatStringsSep "," service.tags;
           workflowSources = sourceOf (lib.fileset.maybeMissing ./.github/workflows);
           # Shell scripts have no extension (or .sh); Go sources and go.mod never match.
           isShellScript = file: !lib.hasInfix "." file.name || file.hasExt "sh";
@@ -166,7 +166,7 @@
           # the script does. Each script first prints its tools' versions.
           sourceCheck =
             name: tools: src: script:
-            pkgs.runCommand "${flakeship.pname}-${name}"
+            pkgs.runCommand "${service.pname}-${name}"
               {
                 nativeBuildInputs = tools;
               }
@@ -180,11 +180,11 @@
           # same vendored modules (goModules), GOFLAGS=-mod=vendor, GOPROXY=off.
           goCheck =
             name: attrs:
-            flakeship.overrideAttrs (
+            service.overrideAttrs (
               _:
               {
-                pname = "${flakeship.pname}-${name}";
-                inherit (flakeship) goModules;
+                pname = "${service.pname}-${name}";
+                inherit (service) goModules;
                 dontBuild = true;
                 doCheck = true;
                 installPhase = ''
@@ -198,7 +198,7 @@
             );
         in
         {
-          package = flakeship;
+          package = service;
 
           tests = goCheck "tests" {
             nativeCheckInputs = [ pkgs.gotestsum ];
@@ -249,7 +249,7 @@
             '';
           };
 
-          gofmt = sourceCheck "gofmt" [ flakeship.go ] (sourceOf goFiles) ''
+          gofmt = sourceCheck "gofmt" [ service.go ] (sourceOf goFiles) ''
             go version
             unformatted=$(gofmt -l .)
             if [ -n "$unformatted" ]; then
@@ -293,14 +293,14 @@
 
           # The package's runtime closure must be the binary alone.
           closure =
-            pkgs.runCommand "${flakeship.pname}-closure"
+            pkgs.runCommand "${service.pname}-closure"
               {
-                closureInfo = pkgs.closureInfo { rootPaths = [ flakeship ]; };
+                closureInfo = pkgs.closureInfo { rootPaths = [ service ]; };
               }
               ''
                 paths=$(cat "$closureInfo/store-paths")
-                if [ "$paths" != "${flakeship}" ]; then
-                  echo "The package's closure must hold only ${flakeship}; it holds:" >&2
+                if [ "$paths" != "${service}" ]; then
+                  echo "The package's closure must hold only ${service}; it holds:" >&2
                   echo "$paths" >&2
                   exit 1
                 fi

@@ -88,12 +88,12 @@ func TestVersionBody(t *testing.T) {
 		{"off Fly", config{Version: "v1.2.3"}, map[string]string{"version": "v1.2.3"}},
 		{"on Fly", config{
 			Version:      "git-0123456789abcdef0123456789abcdef01234567",
-			FlyImageRef:  "registry.fly.io/flakeship:git-0123456789abcdef0123456789abcdef01234567",
+			FlyImageRef:  "registry.fly.io/example-app:git-0123456789abcdef0123456789abcdef01234567",
 			FlyMachineID: "148e21ea7e1389",
 			FlyRegion:    "ams",
 		}, map[string]string{
 			"version":    "git-0123456789abcdef0123456789abcdef01234567",
-			"image_ref":  "registry.fly.io/flakeship:git-0123456789abcdef0123456789abcdef01234567",
+			"image_ref":  "registry.fly.io/example-app:git-0123456789abcdef0123456789abcdef01234567",
 			"machine_id": "148e21ea7e1389",
 			"region":     "ams",
 		}},

@@ -25,7 +25,7 @@ import (
 // service: TestMain then runs main instead of the tests, so process-level
 // tests run the real program (environment, signals, exit status) without
 // building it.
-const asService = "FLAKESHIP_TEST_AS_SERVICE"
+const asService = "TEST_RUN_AS_SERVICE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asService) == "1" {

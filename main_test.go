@@ -78,7 +78,7 @@ func TestRunRejectsBadPort(t *testing.T) {
 	t.Parallel()
 	for _, port := range []string{"0", "65536", "99999", "-1", "+80", " 80", "80 ", "http", "8080\nX", "0x50", "1e3"} {
 		stdout, stderr := &logSink{}, &logSink{}
-		err := run(t.Context(), []string{"flakeship"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
+		err := run(t.Context(), []string{"app"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
 		if err == nil {
 			t.Errorf("PORT=%q: run returned nil, want an error", port)
 			continue
@@ -107,7 +107,7 @@ func TestRunReportsAPortInUse(t *testing.T) {
 	defer ln.Close()
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	stdout, stderr := &logSink{}, &logSink{}
-	err = run(t.Context(), []string{"flakeship"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
+	err = run(t.Context(), []string{"app"}, envFunc(map[string]string{"PORT": port}), stdout, stderr)
 	if err == nil {
 		t.Fatal("run returned nil on a port in use")
 	}
@@ -126,10 +126,10 @@ func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
 		env  map[string]string
 		want []string // all in the one stderr line
 	}{
-		{[]string{"flakeship"}, map[string]string{"GIN_MODE": "production"}, []string{`invalid GIN_MODE "production"`}},
-		{[]string{"flakeship", "serve"}, nil, []string{`unexpected argument "serve"`, "PORT"}},
-		{[]string{"flakeship", "-port", "1"}, nil, []string{"-port", "takes no flags", "PORT", "flakeship -h"}},
-		{[]string{"flakeship", "--verbose"}, nil, []string{"-verbose", "takes no flags", "PORT"}},
+		{[]string{"app"}, map[string]string{"GIN_MODE": "production"}, []string{`invalid GIN_MODE "production"`}},
+		{[]string{"app", "serve"}, nil, []string{`unexpected argument "serve"`, "PORT"}},
+		{[]string{"app", "-port", "1"}, nil, []string{"-port", "takes no flags", "PORT", "app -h"}},
+		{[]string{"app", "--verbose"}, nil, []string{"-verbose", "takes no flags", "PORT"}},
 	}
 	for _, c := range cases {
 		stderr := &logSink{}
@@ -148,11 +148,11 @@ func TestRunRejectsBadGinModeAndArguments(t *testing.T) {
 	}
 	for _, help := range []string{"-h", "-help", "--help"} {
 		stderr := &logSink{}
-		if err := run(t.Context(), []string{"flakeship", help}, envFunc(nil), io.Discard, stderr); err != nil {
+		if err := run(t.Context(), []string{"app", help}, envFunc(nil), io.Discard, stderr); err != nil {
 			t.Errorf("%s: run returned %v, want nil", help, err)
 		}
 		got := stderr.String()
-		if strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "usage: flakeship ") || !strings.Contains(got, "PORT") {
+		if strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "usage: app ") || !strings.Contains(got, "PORT") {
 			t.Errorf("%s printed %q, want only a usage line naming PORT", help, got)
 		}
 	}

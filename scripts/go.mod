@@ -1,4 +1,4 @@
-module github.com/flakeship/flakeship/scripts
+module scripts
 
 go 1.26.0
 

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/mod/modfile"
 	modulepkg "golang.org/x/mod/module"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/servicebuild"
+	"scripts/internal/testkit"
 )
 
 func mustServiceSource(t *testing.T) *serviceSource {

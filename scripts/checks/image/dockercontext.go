@@ -13,7 +13,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"scripts/internal/servicebuild"
 )
 
 // dockerContext lists the files (slash-separated, relative to root) that a

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/flake"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/flake"
+	"scripts/internal/testkit"
 )
 
 // flakePackage is packages.x86_64-linux.default of flake.nix, evaluated

@@ -56,13 +56,13 @@ type flyCompute struct {
 	Memory string `toml:"memory"`
 }
 
-// flyKeys are the keys flyctl knows in each table flakeship uses (flyctl's
+// flyKeys are the keys flyctl knows in each table this project uses (flyctl's
 // appconfig.Config, superfly/flyctl internal/appconfig at v0.4.87, types
 // from superfly/fly-go v0.9.5, the version flyctl's go.mod requires; [[vm]]
 // is appconfig.Compute with fly.MachineGuest inlined). Where flyctl is not on
 // PATH they stand in for `flyctl config validate --strict`: a key outside
 // them fails the check. A key marked * takes any content, unchecked inside
-// (maps, and the parts flakeship does not use, which flyctl checks where it
+// (maps, and the parts this project does not use, which flyctl checks where it
 // runs); [experimental] is deprecated.
 var flyKeys = map[string][]string{
 	"": strings.Fields(`app primary_region kill_signal kill_timeout swap_size_mb console_command build deploy http_service vm

@@ -227,7 +227,7 @@ func TestFlyTomlCheckAcceptsRoutineEdits(t *testing.T) {
 		"flyctl's default strategy": func(t *testing.T, m flyTable) {
 			delete(table(t, m, "deploy"), "strategy")
 		},
-		"sections flakeship does not use": func(t *testing.T, m flyTable) {
+		"sections this project does not use": func(t *testing.T, m flyTable) {
 			m["env"] = flyTable{"LOG_FORMAT": "json"}
 			m["mounts"] = []flyTable{{"source": "data", "destination": "/data"}}
 			m["metrics"] = []flyTable{{"port": 9091, "path": "/metrics"}}

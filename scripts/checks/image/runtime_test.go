@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/servicebuild"
+	"scripts/internal/testkit"
 )
 
 // emptyRootCommand returns a command that runs argv inside root, a

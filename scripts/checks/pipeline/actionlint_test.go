@@ -6,14 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // TestActionlint runs the pinned actionlint (a tool of the scripts module)
 // on every workflow. actionlint also runs shellcheck on run: scripts when
 // shellcheck is on PATH.
 func TestActionlint(t *testing.T) {
-	if os.Getenv("FLAKESHIP_SKIP_FLAKE_CHECKS") == "1" {
+	if os.Getenv("SCRIPTS_TEST_SKIP_FLAKE_CHECKS") == "1" {
 		t.Skip("scripts/test --skip-flake-checks: nix flake check's checks.actionlint ran actionlint (with shellcheck) on these workflows")
 	}
 	root := testkit.RepoRoot(t)

@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // The deploy job's timeout-minutes follows fly.toml and scripts/deploy:
@@ -24,7 +24,7 @@ var (
 	budgetExpr      = regexp.MustCompile(`^\$\{\{\s*fromJSON\(\s*needs\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)\s*\)\s*\}\}$`)
 	stepOutputExpr  = regexp.MustCompile(`^\$\{\{\s*steps\.([A-Za-z0-9_-]+)\.outputs\.minutes\s*\}\}$`)
 	budgetCommand   = regexp.MustCompile(`scripts/verify deploy-budget\b(.*)`)
-	deployTimeouts  = []string{"FLAKESHIP_BUILD_TIMEOUT", "FLAKESHIP_VERIFY_TIMEOUT", "FLAKESHIP_WAIT_TIMEOUT"}
+	deployTimeouts  = []string{"DEPLOY_BUILD_TIMEOUT", "DEPLOY_VERIFY_TIMEOUT", "DEPLOY_WAIT_TIMEOUT"}
 	deployScriptRun = regexp.MustCompile(`(^|\s)scripts/deploy\b`)
 )
 
@@ -145,10 +145,10 @@ func TestDeployBudgetPolicyRejectsEachBreak(t *testing.T) {
 			for _, st := range get(path(root, "jobs", "deploy"), "steps").Content {
 				if run := get(st, "run"); run != nil && deployScriptRun.MatchString(run.Value) {
 					env := get(st, "env")
-					env.Content = append(env.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "FLAKESHIP_WAIT_TIMEOUT"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "10m"})
+					env.Content = append(env.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "DEPLOY_WAIT_TIMEOUT"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "10m"})
 				}
 			}
-		}, `FLAKESHIP_WAIT_TIMEOUT="10m" but the budget step ""`},
+		}, `DEPLOY_WAIT_TIMEOUT="10m" but the budget step ""`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := deployWorkflowNode(t)
@@ -183,7 +183,7 @@ func TestDeployBudgetCommandSucceedsOnTheRepository(t *testing.T) {
 	cmd := exec.Command(filepath.Join(root, "scripts", "verify"), append([]string{"deploy-budget"}, args...)...)
 	cmd.Dir = root
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GITHUB_OUTPUT=") && !strings.HasPrefix(kv, "FLAKESHIP_") {
+		if !strings.HasPrefix(kv, "GITHUB_OUTPUT=") && !strings.HasPrefix(kv, "DEPLOY_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

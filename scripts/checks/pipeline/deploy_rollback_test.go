@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // gitRepo runs git in dir and returns its trimmed output.

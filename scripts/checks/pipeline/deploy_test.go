@@ -15,11 +15,11 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 const (
-	e2eApp   = "flakeship-e2e"
+	e2eApp   = "example-e2e"
 	newSHA   = "2222222222222222222222222222222222222222"
 	oldSHA   = "1111111111111111111111111111111111111111"
 	oldImage = "registry.fly.io/" + e2eApp + ":git-" + oldSHA
@@ -141,14 +141,14 @@ func newDeployScenarioAt(t *testing.T, dir, config, oldCommit, newCommit, servin
 		imageOf(newCommit): startService(t, imageOf(newCommit)),
 	}).URL
 	s.env = map[string]string{
-		"PATH":                     filepath.Join(dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"FAKE_FLYCTL_DIR":          s.fakeDir,
-		"FLY_API_TOKEN":            "FlyV1 fm2_test-token",
-		"GITHUB_SHA":               newCommit,
-		"GITHUB_OUTPUT":            filepath.Join(dir, "github-output"),
-		"GITHUB_STEP_SUMMARY":      filepath.Join(dir, "github-step-summary"),
-		"FLAKESHIP_VERIFY_URL":     s.proxy,
-		"FLAKESHIP_VERIFY_TIMEOUT": "20s",
+		"PATH":                  filepath.Join(dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"FAKE_FLYCTL_DIR":       s.fakeDir,
+		"FLY_API_TOKEN":         "FlyV1 fm2_test-token",
+		"GITHUB_SHA":            newCommit,
+		"GITHUB_OUTPUT":         filepath.Join(dir, "github-output"),
+		"GITHUB_STEP_SUMMARY":   filepath.Join(dir, "github-step-summary"),
+		"DEPLOY_VERIFY_URL":     s.proxy,
+		"DEPLOY_VERIFY_TIMEOUT": "20s",
 	}
 	return s
 }
@@ -239,7 +239,7 @@ func cleanEnv() []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
 		case name == "PATH", strings.HasPrefix(name, "GITHUB_"), strings.HasPrefix(name, "FLY_"),
-			strings.HasPrefix(name, "FLAKESHIP_"), name == "FLYCTL":
+			strings.HasPrefix(name, "DEPLOY_"), name == "FLYCTL":
 			continue
 		}
 		env = append(env, kv)
@@ -393,7 +393,7 @@ func TestRemoteBuilderFailureIsRetriedOnceWithoutDepot(t *testing.T) {
 func TestHungBuilderIsStoppedAndRetriedWithoutDepot(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
-	s.env["FLAKESHIP_BUILD_TIMEOUT"] = "2"
+	s.env["DEPLOY_BUILD_TIMEOUT"] = "2"
 	s.plan(1, twoReleases(), 0, "")
 	s.hang(2, "==> Building image\nWaiting for depot builder...\n")
 	s.plan(3, deployedOK, 0, newImage)
@@ -484,7 +484,7 @@ func TestRedeployOfTheServingReleaseIsNeverRolledBackToItself(t *testing.T) {
 			config := filepath.Join(dir, "fly.toml")
 			mustWrite(t, config, testFlyToml, 0o644)
 			s := newDeployScenarioAt(t, dir, config, newSHA, newSHA, newImage)
-			s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+			s.env["DEPLOY_VERIFY_TIMEOUT"] = "2s"
 			s.plan(1, twoReleasesOf(newImage), 0, "")
 			s.plan(2, tc.deployOut, tc.deployRC, tc.serve)
 
@@ -501,7 +501,7 @@ func TestRedeployOfTheServingReleaseIsNeverRolledBackToItself(t *testing.T) {
 func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
-	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+	s.env["DEPLOY_VERIFY_TIMEOUT"] = "2s"
 	s.plan(1, twoReleases(), 0, "")
 	s.plan(2, bluegreenFailed, 1, "broken")
 	s.plan(3, twoReleases(), 0, "")
@@ -516,7 +516,7 @@ func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
 func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
-	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "3s"
+	s.env["DEPLOY_VERIFY_TIMEOUT"] = "3s"
 	s.env["GITHUB_ACTIONS"] = "true"
 	s.plan(1, twoReleases(), 0, "")
 	s.plan(2, deployedOK, 0, "") // flyctl says done, yet the old release keeps serving
@@ -544,7 +544,7 @@ func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
 	s := newDeployScenario(t, oldImage)
 	// No scheme: scripts/verify rejects its --url with exit 2 (usage), which
 	// says nothing about the release that was just deployed.
-	s.env["FLAKESHIP_VERIFY_URL"] = strings.TrimPrefix(s.proxy, "http://")
+	s.env["DEPLOY_VERIFY_URL"] = strings.TrimPrefix(s.proxy, "http://")
 	s.plan(1, twoReleases(), 0, "")
 	s.plan(2, deployedOK, 0, newImage)
 
@@ -553,14 +553,14 @@ func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
 	assertExit(t, r, 1)
 	assertCalls(t, r, s.statusCall(), s.deployCall()) // no deploy --image
 	assertSays(t, r, "is not an http(s) URL with a host")
-	assertSays(t, r, "scripts/verify could not run (exit 2, see above), so git-"+newSHA+" at "+s.env["FLAKESHIP_VERIFY_URL"]+
+	assertSays(t, r, "scripts/verify could not run (exit 2, see above), so git-"+newSHA+" at "+s.env["DEPLOY_VERIFY_URL"]+
 		" is deployed but NOT verified; not rolling back a release that may be healthy")
 	assertSays(t, r, "flyctl deploy --app "+e2eApp+" --image "+oldImage)
 	if strings.Contains(r.output(), "rolling back to") {
 		t.Errorf("rolled back although verification never ran:\n%s", r.output())
 	}
 	s.assertOutputs(map[string]string{
-		"url": s.env["FLAKESHIP_VERIFY_URL"], "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
+		"url": s.env["DEPLOY_VERIFY_URL"], "release": "git-" + newSHA, "previous_image": oldImage, "rolled_back": "false",
 	})
 }
 
@@ -568,20 +568,20 @@ func TestBadVerifyTimeoutIsRefusedBeforeAnyFlyctlCall(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	for _, bad := range []string{"3", "3 m", "soon", "0s", "0m0.0s", "-1m", "3min"} {
-		s.env["FLAKESHIP_VERIFY_TIMEOUT"] = bad
+		s.env["DEPLOY_VERIFY_TIMEOUT"] = bad
 
 		r := s.run("--config", s.config)
 
 		assertExit(t, r, 2)
 		assertCalls(t, r)
-		assertSays(t, r, "FLAKESHIP_VERIFY_TIMEOUT must be a positive Go duration such as 3m, 90s or 1m30s, got '"+bad+"'")
+		assertSays(t, r, "DEPLOY_VERIFY_TIMEOUT must be a positive Go duration such as 3m, 90s or 1m30s, got '"+bad+"'")
 	}
 }
 
 func TestFirstDeployThatFailsVerificationHasNothingToRollBackTo(t *testing.T) {
 	t.Parallel()
 	s := newDeployScenario(t, "")
-	s.env["FLAKESHIP_VERIFY_TIMEOUT"] = "2s"
+	s.env["DEPLOY_VERIFY_TIMEOUT"] = "2s"
 	s.plan(1, statusJSON(), 0, "")
 	s.plan(2, deployedOK, 0, "broken")
 

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // A workflow_dispatch run of ci.yml (vendorhash.yml starts one for the commit

@@ -6,8 +6,8 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/flake"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/flake"
+	"scripts/internal/testkit"
 )
 
 // TestWhatSkipFlakeChecksSkipsTheFlakeRuns: each step scripts/test

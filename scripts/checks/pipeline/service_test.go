@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/servicebuild"
+	"scripts/internal/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // cacheActions must never run in the deploy job.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+	"scripts/internal/testkit"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // origin is a bare repository standing in for GitHub: its main branch holds

@@ -3,5 +3,5 @@
 // a new port, a Dependabot-shaped update, a new dependency) and asserts the
 // check packages pass, then each real mistake and asserts they fail with a
 // message naming the fix. The check packages run in this scripts/ module
-// with FLAKESHIP_REPO_ROOT pointing at the copy.
+// with SCRIPTS_REPO_ROOT pointing at the copy.
 package scenario

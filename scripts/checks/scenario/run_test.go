@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // checkPackages are the packages that judge the repository's files.
@@ -106,7 +106,7 @@ func runChecks(t *testing.T, dir string) (bool, string) {
 	var wg sync.WaitGroup
 	for i, cmd := range cmds {
 		cmd.Dir = scripts
-		cmd.Env = append(os.Environ(), "FLAKESHIP_REPO_ROOT="+dir)
+		cmd.Env = append(os.Environ(), "SCRIPTS_REPO_ROOT="+dir)
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = cmd.Run() }()

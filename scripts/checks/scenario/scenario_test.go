@@ -17,7 +17,7 @@ func TestRoutineEditsPass(t *testing.T) {
 		}},
 		{name: "name the app like its binary", edit: appNamedLikeBinary},
 		{name: "rename app module binary and region with scripts rename", edit: func(t *testing.T, dir string) {
-			run(t, dir, []string{"FLAKESHIP_REPO_ROOT=" + dir}, filepath.Join(dir, "scripts", "rename"),
+			run(t, dir, []string{"SCRIPTS_REPO_ROOT=" + dir}, filepath.Join(dir, "scripts", "rename"),
 				"--app", "acme-api", "--module", "github.com/acme/api", "--region", "fra")
 			if got := path.Base(imageProgram(t, dir)); got != "api" {
 				t.Fatalf("after scripts/rename the image runs %q, want api", got)
@@ -42,7 +42,7 @@ func TestRoutineEditsPass(t *testing.T) {
 		{name: "add an endpoint and a dependency then refresh vendorHash", edit: func(t *testing.T, dir string) {
 			addEndpointWithDependency(t, dir)
 			commit(t, dir, "uuid endpoint") // vendorhash, like Nix, reads git-tracked files only
-			run(t, dir, []string{"FLAKESHIP_REPO_ROOT=" + dir}, filepath.Join(dir, "scripts", "vendorhash"), "--write")
+			run(t, dir, []string{"SCRIPTS_REPO_ROOT=" + dir}, filepath.Join(dir, "scripts", "vendorhash"), "--write")
 		}},
 	}
 	for _, s := range scenarios {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 const wrkConns = 4

@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
+	"scripts/internal/repo"
+	"scripts/internal/servicebuild"
 )
 
 type options struct {
@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "flakeship-bench-")
+	tmp, err := os.MkdirTemp("", "service-bench-")
 	if err != nil {
 		return err
 	}

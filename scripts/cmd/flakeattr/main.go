@@ -12,8 +12,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/flakeship/flakeship/scripts/internal/flake"
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"scripts/internal/flake"
+	"scripts/internal/repo"
 )
 
 func main() {

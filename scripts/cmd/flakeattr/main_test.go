@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 func TestUsage(t *testing.T) {
@@ -37,7 +37,7 @@ func TestTagsFollowFlakeNix(t *testing.T) {
 	if err := os.WriteFile(flakeNix, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("FLAKESHIP_REPO_ROOT", root)
+	t.Setenv("SCRIPTS_REPO_ROOT", root)
 	var out strings.Builder
 	if err := run([]string{"tags"}, &out); err != nil {
 		t.Fatal(err)

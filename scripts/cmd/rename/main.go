@@ -14,14 +14,15 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"scripts/internal/repo"
 )
 
 const usage = `usage: scripts/rename --app NAME --module PATH [--region REGION] [--binary NAME]
 
-Renames the Fly app (fly.toml), the Go module (go.mod, scripts/go.mod and
-the imports), the binary (flake.nix, the Dockerfile's CMD, .gitignore, the
-service's usage name) and optionally the primary region. Every name is
+Renames the Fly app (fly.toml), the Go module (go.mod and the imports; the
+tooling module scripts/go.mod keeps its own path), the binary (flake.nix's
+package and description, the Dockerfile's CMD, .gitignore, the service's
+usage name and doc comment) and optionally the primary region. Every name is
 checked before any file changes; a bad one changes nothing.
   --app NAME       Fly app name: lowercase letters, digits and dashes
   --module PATH    Go module path, e.g. github.com/acme/api

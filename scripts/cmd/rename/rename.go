@@ -90,9 +90,10 @@ func topLevel(key string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^(` + key + `\s*=\s*)("[^"\n]*"|'[^'\n]*')`)
 }
 
-// renameModule renames the root module and the modules under its path
-// (scripts/) in every git-tracked go.mod and Go file: the module lines and
-// the import paths.
+// renameModule renames the root module and any module under its path in
+// every git-tracked go.mod and Go file: the module lines and the import
+// paths. The tooling module (scripts/go.mod) has a path of its own, so a
+// rename leaves it alone.
 func (e *edits) renameModule(oldPath, newPath string) error {
 	out, err := exec.Command("git", "-C", e.root, "ls-files", "-z", "*.go", "*go.mod").Output()
 	if err != nil {
@@ -135,12 +136,15 @@ func (e *edits) renameModule(oldPath, newPath string) error {
 
 // renameBinary renames the binary where it is written out: the string
 // literals of flake.nix (pname, meta.mainProgram) and of the service's
-// source (its usage name), the Dockerfile's CMD, the service's doc comment
-// and .gitignore's local build.
+// source (its usage name), the flake's description, the Dockerfile's CMD,
+// the service's doc comment and .gitignore's local build.
 func (e *edits) renameBinary(oldName, newName string) error {
 	name := regexp.QuoteMeta(oldName)
 	literal := regexp.MustCompile(`"` + name + `"`)
 	if err := e.replace("flake.nix", literal, strconv.Quote(newName), true); err != nil {
+		return err
+	}
+	if err := e.replace("flake.nix", regexp.MustCompile(`(?m)^(\s*description\s*=\s*")`+name+`:`), "${1}"+newName+":", false); err != nil {
 		return err
 	}
 	if err := e.replace("Dockerfile", regexp.MustCompile(`(?m)^(CMD\s*\[\s*"(?:[^"]*/)?)`+name+`"`), "${1}"+newName+`"`, true); err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // copyRepo copies the repository into a new git repository and points
@@ -21,7 +21,7 @@ import (
 func copyRepo(t *testing.T) string {
 	t.Helper()
 	dir := testkit.CopyRepo(t, testkit.RepoRoot(t))
-	t.Setenv("FLAKESHIP_REPO_ROOT", dir)
+	t.Setenv("SCRIPTS_REPO_ROOT", dir)
 	return dir
 }
 
@@ -110,9 +110,13 @@ func TestRenameChangesEveryName(t *testing.T) {
 	if got := modfile.ModulePath([]byte(read(t, dir, "go.mod"))); got != to.module {
 		t.Errorf("go.mod module %q", got)
 	}
-	scriptsModule := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod")))
-	if strings.HasPrefix(oldScripts, oldModule+"/") && scriptsModule != to.module+"/scripts" {
-		t.Errorf("scripts/go.mod module %q, want it under the new module path", scriptsModule)
+	if got := modfile.ModulePath([]byte(read(t, dir, "scripts/go.mod"))); got != oldScripts {
+		t.Errorf("scripts/go.mod module %q, want the tooling module's own path %q kept: it is not the user's name", got, oldScripts)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if file := strings.TrimPrefix(line, "changed "); strings.HasPrefix(file, "scripts/") {
+			t.Errorf("rename changed %s: the tooling module names none of the user's names, so a rename must leave it alone", file)
+		}
 	}
 	if cmd := regexp.MustCompile(`(?m)^CMD \[".*?"`).FindString(read(t, dir, "Dockerfile")); !strings.HasSuffix(cmd, "/"+to.binary+`"`) {
 		t.Errorf("Dockerfile %s, want the binary %s (go install drops the /v2)", cmd, to.binary)
@@ -120,14 +124,6 @@ func TestRenameChangesEveryName(t *testing.T) {
 	// flake.nix names the binary once (pname; mainProgram follows it).
 	if flake := read(t, dir, "flake.nix"); !strings.Contains(flake, `pname = "`+to.binary+`"`) {
 		t.Errorf("flake.nix has no pname = %q", to.binary)
-	}
-	// Every import of the old module path is gone: the scripts module
-	// resolves all its packages under the new path.
-	list := exec.Command("go", "list", "-deps", "./...")
-	list.Dir = filepath.Join(dir, "scripts")
-	list.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := list.CombinedOutput(); err != nil {
-		t.Errorf("after the rename, go list in scripts/ fails: %v\n%s", err, out)
 	}
 	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"`+to.module+`/internal/words"`) {
 		t.Errorf("a root-module import was not renamed:\n%s", got)
@@ -222,5 +218,39 @@ func TestOutsideGitChangesNothing(t *testing.T) {
 	}
 	if treeHash(t, dir) != before {
 		t.Error("a failed rename changed files")
+	}
+}
+
+// TestRenameLeavesNoOldName: after a rename the repository is the user's.
+// Outside README.md and docs/ (prose about the template) no file names the
+// old app or module, and, where the repository is still named after its
+// binary (README.md's title, as the template is), no file names that either:
+// code uses neutral words (the service, the app) for everything else.
+func TestRenameLeavesNoOldName(t *testing.T) {
+	dir := copyRepo(t)
+	to := renameTargets(t, dir)
+	oldModule := modfile.ModulePath([]byte(read(t, dir, "go.mod")))
+	oldApp := regexp.MustCompile(`(?m)^app\s*=\s*["']([^"']+)`).FindStringSubmatch(read(t, dir, "fly.toml"))
+	if oldApp == nil {
+		t.Fatal("fly.toml has no top-level app")
+	}
+	if err := run([]string{"--app", to.app, "--module", to.module, "--region", to.region}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	grep := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", dir, "grep", "-l"}, append(args, "--", ".", ":!README.md", ":!docs")...)...)
+		out, _ := cmd.Output() // exit 1: no match
+		return strings.TrimSpace(string(out))
+	}
+	for _, old := range []string{oldModule, oldApp[1]} {
+		if files := grep("-F", old); files != "" {
+			t.Errorf("after the rename these files still name %q; make rename change them or use a neutral word there:\n%s", old, files)
+		}
+	}
+	title := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(read(t, dir, "README.md"), "\n", 2)[0], "# "))
+	if oldBinary := execName(oldModule); strings.EqualFold(title, oldBinary) {
+		if files := grep("-i", "-w", "-F", oldBinary); files != "" {
+			t.Errorf("after the rename these files still name %q, the name the repository had: use a neutral word (the service, the app, the package) or make rename change it:\n%s", oldBinary, files)
+		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"scripts/internal/repo"
 )
 
 // BenchmarkVendorHashVsGoModVendor times scripts/vendorhash on the service

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"scripts/internal/repo"
 )
 
 const usage = `usage: scripts/vendorhash [--check | --write] [DIR]

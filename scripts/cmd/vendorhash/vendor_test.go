@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // goModVendorHash runs a plain `go mod vendor` in a copy of dir and returns

@@ -46,7 +46,7 @@ func runDeployBudget(args []string, stdout, stderr io.Writer, getenv func(string
 	fs := flag.NewFlagSet(deployBudgetCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "fly.toml", "fly.toml whose [deploy] bounds the rollout")
-	script := fs.String("deploy-script", "scripts/deploy", "the script whose FLAKESHIP_*_TIMEOUT defaults apply")
+	script := fs.String("deploy-script", "scripts/deploy", "the script whose DEPLOY_*_TIMEOUT defaults apply")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -133,7 +133,7 @@ func (d deployTimeouts) minutes() (int, error) {
 	m := int(math.Ceil(worst.Minutes()))
 	if m > githubJobLimitMinutes {
 		return 0, fmt.Errorf("the deploy's worst case is %s (%s), over GitHub's %d-minute job limit, so a rollback could be cut off: "+
-			"lower [deploy] wait_timeout in fly.toml, FLAKESHIP_BUILD_TIMEOUT or FLAKESHIP_VERIFY_TIMEOUT "+
+			"lower [deploy] wait_timeout in fly.toml, DEPLOY_BUILD_TIMEOUT or DEPLOY_VERIFY_TIMEOUT "+
 			"(rolling and canary wait for every machine; bluegreen waits once)", worst, d, githubJobLimitMinutes)
 	}
 	return m, nil
@@ -152,8 +152,8 @@ func (d deployTimeouts) String() string {
 // scripts/deploy holds the defaults, as ${NAME:-default}; reading them
 // from its source keeps them in one place.
 var (
-	buildTimeoutDefault  = regexp.MustCompile(`\$\{FLAKESHIP_BUILD_TIMEOUT:-([0-9]+)\}`)
-	verifyTimeoutDefault = regexp.MustCompile(`\$\{FLAKESHIP_VERIFY_TIMEOUT:-([^}]+)\}`)
+	buildTimeoutDefault  = regexp.MustCompile(`\$\{DEPLOY_BUILD_TIMEOUT:-([0-9]+)\}`)
+	verifyTimeoutDefault = regexp.MustCompile(`\$\{DEPLOY_VERIFY_TIMEOUT:-([^}]+)\}`)
 )
 
 // readDeployTimeouts takes the timeouts from the environment (what the
@@ -171,20 +171,20 @@ func readDeployTimeouts(script, flyToml string, getenv func(string) string) (dep
 		}
 		return m[1], nil
 	}
-	build, err := valueOrDefault("FLAKESHIP_BUILD_TIMEOUT", buildTimeoutDefault, "<seconds>")
+	build, err := valueOrDefault("DEPLOY_BUILD_TIMEOUT", buildTimeoutDefault, "<seconds>")
 	if err != nil {
 		return d, err
 	}
 	secs, err := strconv.Atoi(build)
 	if err != nil || secs <= 0 {
-		return d, fmt.Errorf("FLAKESHIP_BUILD_TIMEOUT %q is not a positive number of seconds, e.g. 900", build)
+		return d, fmt.Errorf("DEPLOY_BUILD_TIMEOUT %q is not a positive number of seconds, e.g. 900", build)
 	}
 	d.build = time.Duration(secs) * time.Second
-	verify, err := valueOrDefault("FLAKESHIP_VERIFY_TIMEOUT", verifyTimeoutDefault, "<duration>")
+	verify, err := valueOrDefault("DEPLOY_VERIFY_TIMEOUT", verifyTimeoutDefault, "<duration>")
 	if err != nil {
 		return d, err
 	}
-	if d.verify, err = parsePositive("FLAKESHIP_VERIFY_TIMEOUT", verify); err != nil {
+	if d.verify, err = parsePositive("DEPLOY_VERIFY_TIMEOUT", verify); err != nil {
 		return d, err
 	}
 
@@ -200,7 +200,7 @@ func readDeployTimeouts(script, flyToml string, getenv func(string) string) (dep
 		return d, fmt.Errorf("fly.toml: %w (wait_timeout and release_command_timeout must be duration strings such as \"3m\")", err)
 	}
 	d.strategy = cfg.Deploy.Strategy
-	wait := getenv("FLAKESHIP_WAIT_TIMEOUT") // passed as --wait-timeout, which beats fly.toml
+	wait := getenv("DEPLOY_WAIT_TIMEOUT") // passed as --wait-timeout, which beats fly.toml
 	if wait == "" {
 		wait = cfg.Deploy.WaitTimeout
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-const budgetScript = `build_timeout="${FLAKESHIP_BUILD_TIMEOUT:-600}"` + "\n" + `verify_timeout="${FLAKESHIP_VERIFY_TIMEOUT:-2m}"` + "\n"
+const budgetScript = `build_timeout="${DEPLOY_BUILD_TIMEOUT:-600}"` + "\n" + `verify_timeout="${DEPLOY_VERIFY_TIMEOUT:-2m}"` + "\n"
 
 func deployToml(lines ...string) string { return "[deploy]\n" + strings.Join(lines, "\n") + "\n" }
 
@@ -49,9 +49,9 @@ func TestDeployBudgetPerStrategy(t *testing.T) {
 func TestDeployBudgetEnvBeatsTheDefaults(t *testing.T) {
 	toml := deployToml(`strategy = "bluegreen"`, `wait_timeout = "1m"`)
 	d, err := readDeployTimeouts(budgetScript, toml, envOf(map[string]string{
-		"FLAKESHIP_BUILD_TIMEOUT":  "60",
-		"FLAKESHIP_VERIFY_TIMEOUT": "30s",
-		"FLAKESHIP_WAIT_TIMEOUT":   "2m", // scripts/deploy passes it as --wait-timeout, which beats fly.toml
+		"DEPLOY_BUILD_TIMEOUT":  "60",
+		"DEPLOY_VERIFY_TIMEOUT": "30s",
+		"DEPLOY_WAIT_TIMEOUT":   "2m", // scripts/deploy passes it as --wait-timeout, which beats fly.toml
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -93,10 +93,10 @@ func TestDeployBudgetRejectsBadInput(t *testing.T) {
 		{"wait_timeout a number", budgetScript, deployToml(`wait_timeout = 180`), nil, "must be duration strings"},
 		{"release_command without a timeout", budgetScript, deployToml(wait, `release_command = "migrate"`), nil, "no release_command_timeout: set one"},
 		{"fly.toml not TOML", budgetScript, "[deploy\n", nil, "fly.toml:"},
-		{"build timeout not seconds", budgetScript, deployToml(wait), map[string]string{"FLAKESHIP_BUILD_TIMEOUT": "15m"}, `FLAKESHIP_BUILD_TIMEOUT "15m" is not a positive number of seconds`},
-		{"verify timeout not a duration", budgetScript, deployToml(wait), map[string]string{"FLAKESHIP_VERIFY_TIMEOUT": "3"}, `FLAKESHIP_VERIFY_TIMEOUT "3" is not a positive Go duration`},
-		{"negative wait override", budgetScript, deployToml(wait), map[string]string{"FLAKESHIP_WAIT_TIMEOUT": "-1m"}, "is not a positive Go duration"},
-		{"scripts/deploy without defaults", "#!/usr/bin/env bash\n", deployToml(wait), nil, "scripts/deploy has no ${FLAKESHIP_BUILD_TIMEOUT:-<seconds>} default"},
+		{"build timeout not seconds", budgetScript, deployToml(wait), map[string]string{"DEPLOY_BUILD_TIMEOUT": "15m"}, `DEPLOY_BUILD_TIMEOUT "15m" is not a positive number of seconds`},
+		{"verify timeout not a duration", budgetScript, deployToml(wait), map[string]string{"DEPLOY_VERIFY_TIMEOUT": "3"}, `DEPLOY_VERIFY_TIMEOUT "3" is not a positive Go duration`},
+		{"negative wait override", budgetScript, deployToml(wait), map[string]string{"DEPLOY_WAIT_TIMEOUT": "-1m"}, "is not a positive Go duration"},
+		{"scripts/deploy without defaults", "#!/usr/bin/env bash\n", deployToml(wait), nil, "scripts/deploy has no ${DEPLOY_BUILD_TIMEOUT:-<seconds>} default"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := readDeployTimeouts(c.script, c.toml, envOf(c.env))

@@ -9,15 +9,15 @@ import (
 // statusJSON is shaped like `flyctl status --json` (v0.4.87): two machines
 // of release 7 (one stopped by auto_stop) and one left over from release 6.
 const statusJSON = `{
-  "ID": "flakeship-verify-test", "Name": "flakeship-verify-test", "Deployed": true, "Status": "deployed",
-  "Hostname": "flakeship-verify-test.fly.dev", "Version": 7, "AppURL": "",
+  "ID": "verify-test-app", "Name": "verify-test-app", "Deployed": true, "Status": "deployed",
+  "Hostname": "verify-test-app.fly.dev", "Version": 7, "AppURL": "",
   "Machines": [
     {"id": "e286065f969386", "state": "started", "region": "ams",
-     "image_ref": {"registry": "registry.fly.io", "repository": "flakeship-verify-test", "tag": "git-6666666666666666666666666666666666666666", "digest": "sha256:aa"},
-     "config": {"image": "registry.fly.io/flakeship-verify-test:git-6666666666666666666666666666666666666666", "metadata": {"fly_release_version": "6"}}},
+     "image_ref": {"registry": "registry.fly.io", "repository": "verify-test-app", "tag": "git-6666666666666666666666666666666666666666", "digest": "sha256:aa"},
+     "config": {"image": "registry.fly.io/verify-test-app:git-6666666666666666666666666666666666666666", "metadata": {"fly_release_version": "6"}}},
     {"id": "148e21ea7e5e89", "state": "stopped", "region": "ams",
-     "image_ref": {"registry": "registry.fly.io", "repository": "flakeship-verify-test", "tag": "git-7777777777777777777777777777777777777777", "digest": "sha256:bb"},
-     "config": {"image": "registry.fly.io/flakeship-verify-test:git-7777777777777777777777777777777777777777", "metadata": {"fly_release_version": "7"}}}
+     "image_ref": {"registry": "registry.fly.io", "repository": "verify-test-app", "tag": "git-7777777777777777777777777777777777777777", "digest": "sha256:bb"},
+     "config": {"image": "registry.fly.io/verify-test-app:git-7777777777777777777777777777777777777777", "metadata": {"fly_release_version": "7"}}}
   ]
 }`
 
@@ -33,7 +33,7 @@ func runStatus(stdin string, args ...string) (code int, stdout, stderr string) {
 
 func TestCurrentImageIsTheNewestRelease(t *testing.T) {
 	code, out, stderr := runCurrent(statusJSON)
-	want := "registry.fly.io/flakeship-verify-test:git-7777777777777777777777777777777777777777\n"
+	want := "registry.fly.io/verify-test-app:git-7777777777777777777777777777777777777777\n"
 	if code != exitOK || out != want {
 		t.Errorf("current-image = %q (exit %d, stderr %q), want %q", out, code, stderr, want)
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/servicebuild"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/servicebuild"
+	"scripts/internal/testkit"
 )
 
 // builtVersion is linked into the test binary with -X main.version.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 const (
@@ -18,7 +18,7 @@ const (
 	oldSHA     = "0000000000000000000000000000000000000000"
 	newRelease = "git-" + newSHA
 	oldRelease = "git-" + oldSHA
-	app        = "flakeship-verify-test"
+	app        = "verify-test-app"
 )
 
 func imageRef(release string) string { return "registry.fly.io/" + app + ":" + release }

@@ -42,7 +42,7 @@ func TestWrapperBuildsOnceIntoTheBinDirAndReusesIt(t *testing.T) {
 	binDir := t.TempDir()
 	run := func(args ...string) (string, int) {
 		cmd := execCommand(wrapperPath(t), args...)
-		cmd.Env = append(os.Environ(), "FLAKESHIP_VERIFY_BIN_DIR="+binDir)
+		cmd.Env = append(os.Environ(), "VERIFY_BIN_DIR="+binDir)
 		out, err := cmd.CombinedOutput()
 		return string(out), exitCode(err)
 	}
@@ -51,7 +51,7 @@ func TestWrapperBuildsOnceIntoTheBinDirAndReusesIt(t *testing.T) {
 	}
 	bin := filepath.Join(binDir, "verify")
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("the tool was not built into FLAKESHIP_VERIFY_BIN_DIR: %v", err)
+		t.Fatalf("the tool was not built into VERIFY_BIN_DIR: %v", err)
 	}
 	// Replace the built tool: a second call must run it, not rebuild.
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho reused \"$@\"\nexit 1\n"), 0o755); err != nil {
@@ -65,7 +65,7 @@ func TestWrapperBuildsOnceIntoTheBinDirAndReusesIt(t *testing.T) {
 
 func TestWrapperRejectsAMissingBinDir(t *testing.T) {
 	cmd := execCommand(wrapperPath(t), "-h")
-	cmd.Env = append(os.Environ(), "FLAKESHIP_VERIFY_BIN_DIR="+filepath.Join(t.TempDir(), "absent"))
+	cmd.Env = append(os.Environ(), "VERIFY_BIN_DIR="+filepath.Join(t.TempDir(), "absent"))
 	out, err := cmd.CombinedOutput()
 	if code := exitCode(err); code != exitUsage || !strings.Contains(string(out), "is not a directory") {
 		t.Errorf("exit %d, want %d naming the bad directory:\n%s", code, exitUsage, out)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // The runCommand checks are bash scripts; run them here, on the files their

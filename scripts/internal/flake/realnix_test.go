@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 // Where real Nix can evaluate the flake, these tests check it with the real

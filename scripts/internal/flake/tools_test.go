@@ -3,7 +3,7 @@ package flake
 import (
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 const installNix = "apt-get install -y nix-bin"

@@ -1,4 +1,4 @@
-// Package repo locates the flakeship repository from anywhere inside it.
+// Package repo locates the repository from anywhere inside it.
 package repo
 
 import (
@@ -7,14 +7,14 @@ import (
 	"path/filepath"
 )
 
-// Root returns the repository root: FLAKESHIP_REPO_ROOT when set (the
+// Root returns the repository root: SCRIPTS_REPO_ROOT when set (the
 // scenario tests point the checks at an edited copy this way), else the
 // nearest directory at or above the working directory that holds flake.nix
 // and the service's go.mod.
 func Root() (string, error) {
-	if dir := os.Getenv("FLAKESHIP_REPO_ROOT"); dir != "" {
+	if dir := os.Getenv("SCRIPTS_REPO_ROOT"); dir != "" {
 		if !isRoot(dir) {
-			return "", errors.New("FLAKESHIP_REPO_ROOT=" + dir + " holds no flake.nix and go.mod: point it at a flakeship checkout or unset it")
+			return "", errors.New("SCRIPTS_REPO_ROOT=" + dir + " holds no flake.nix and go.mod: point it at a checkout of this repository or unset it")
 		}
 		return filepath.Abs(dir)
 	}
@@ -28,7 +28,7 @@ func Root() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("not inside the flakeship repository: no directory above the working directory holds both flake.nix and go.mod; run from the repository")
+			return "", errors.New("not inside the repository: no directory above the working directory holds both flake.nix and go.mod; run from the repository")
 		}
 		dir = parent
 	}

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/testkit"
 )
 
 var built struct {

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flakeship/flakeship/scripts/internal/flake"
+	"scripts/internal/flake"
 )
 
 // Recipe is how flake.nix builds the service, as go build arguments.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flakeship/flakeship/scripts/internal/flake"
-	"github.com/flakeship/flakeship/scripts/internal/testkit"
+	"scripts/internal/flake"
+	"scripts/internal/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flakeship/flakeship/scripts/internal/repo"
+	"scripts/internal/repo"
 )
 
 // Main runs a package's tests, then removes what they kept in ScratchDir
@@ -76,7 +76,7 @@ func FreePort(t testing.TB) string {
 // same checks on several copies at once.
 func LockPort(t testing.TB, port string) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "flakeship-port-"+port+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "service-port-"+port+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func ScratchDir(t testing.TB, name string) string {
 	scratch.mu.Lock()
 	defer scratch.mu.Unlock()
 	if scratch.dir == "" {
-		dir, err := os.MkdirTemp("", "flakeship-test-")
+		dir, err := os.MkdirTemp("", "service-test-")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func CopyRepo(t testing.TB, root string) string {
 	if err != nil {
 		t.Fatalf("git ls-files in %s: %v", root, err)
 	}
-	dir, err := os.MkdirTemp("", "flakeship-copy-")
+	dir, err := os.MkdirTemp("", "repo-copy-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func CopyRepo(t testing.TB, root string) string {
 	for _, args := range [][]string{
 		{"init", "-q"},
 		{"add", "-A"},
-		{"-c", "user.name=flakeship-test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "the template"},
+		{"-c", "user.name=template-test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "the template"},
 	} {
 		if out, err := exec.Command(git, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("git %s in the copy: %v\n%s", args, err, out)
