@@ -42,6 +42,22 @@ func RepoRoot(t testing.TB) string {
 	return root
 }
 
+// FullTierEnv names the variable scripts/test sets to "default" when it runs
+// the default tier, the quick guard of a user's edit.
+const FullTierEnv = "SCRIPTS_TEST_TIER"
+
+// FullTier marks a test of the template's own machinery (scripts/deploy's
+// scenarios, refresh-vendorhash against bare repositories, the scenario
+// suite on edited copies): it is skipped in scripts/test's default tier and
+// runs in the full tier (scripts/test --all, which CI runs) and under a plain
+// go test.
+func FullTier(t testing.TB) {
+	t.Helper()
+	if os.Getenv(FullTierEnv) == "default" {
+		t.Skip("full tier: scripts/test --all runs this test of the template's machinery")
+	}
+}
+
 // RequireTool returns the path of a program the test needs. When it is not
 // on PATH the test fails under CI=true (a missing tool is an error there)
 // and is skipped, naming the tool and how to install it, otherwise.
