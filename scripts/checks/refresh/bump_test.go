@@ -27,31 +27,58 @@ func parseGoMod(t *testing.T, path string) *modfile.File {
 
 // dependabotBump bumps one requirement of the module in dir to a newer
 // version, as Dependabot does (go get, then go mod tidy), and returns a
-// commit message for it. It stays offline: it takes a version that is in
-// the module cache (the scripts module and earlier builds put many there)
-// and tries requirements in go.mod order until one bumps with the cache
-// alone.
+// commit message for it. It tries the module cache first (the scripts module
+// and earlier builds put many versions there), then, on a machine whose
+// cache has none that bump cleanly, the Go module proxy.
 func dependabotBump(t *testing.T, dir string) string {
 	t.Helper()
 	cache := run(t, dir, "go", "env", "GOMODCACHE")
+	requires := parseGoMod(t, filepath.Join(dir, "go.mod")).Require
 	var tried []string
-	for _, r := range parseGoMod(t, filepath.Join(dir, "go.mod")).Require {
-		newer := newestCached(cache, r.Mod)
-		if newer == "" {
-			continue
-		}
+	bump := func(r *modfile.Require, newer string, offline bool) (string, bool) {
 		tried = append(tried, r.Mod.Path+"@"+newer)
-		if goOffline(dir, "get", r.Mod.Path+"@"+newer) == nil && goOffline(dir, "mod", "tidy") == nil {
-			return "build(deps): bump " + r.Mod.Path + " from " + r.Mod.Version + " to " + newer
+		if goCommand(dir, offline, "get", r.Mod.Path+"@"+newer) == nil && goCommand(dir, offline, "mod", "tidy") == nil {
+			return "build(deps): bump " + r.Mod.Path + " from " + r.Mod.Version + " to " + newer, true
 		}
 		git(t, dir, "checkout", "--", "go.mod", "go.sum")
+		return "", false
+	}
+	for _, r := range requires {
+		if newer := newestCached(cache, r.Mod); newer != "" {
+			if msg, ok := bump(r, newer, true); ok {
+				return msg
+			}
+		}
 		if len(tried) == 5 {
 			break
 		}
 	}
-	t.Fatalf("no requirement of %s/go.mod could be bumped from the module cache alone (tried %v); "+
-		"fill the cache (cd scripts && go mod download) and run the test again", dir, tried)
+	for _, r := range requires {
+		if newer := proxyUpdate(dir, r.Mod.Path); newer != "" {
+			if msg, ok := bump(r, newer, false); ok {
+				return msg
+			}
+		}
+		if len(tried) == 10 {
+			break
+		}
+	}
+	t.Fatalf("no requirement of %s/go.mod could be bumped from the module cache or the Go module proxy (tried %v); "+
+		"check that the proxy is reachable (go env GOPROXY) and run the test again", dir, tried)
 	return ""
+}
+
+// proxyUpdate is the newest release of module path above the required one
+// that the Go module proxy serves, or "".
+func proxyUpdate(dir, path string) string {
+	cmd := exec.Command("go", "list", "-m", "-u", "-f", "{{with .Update}}{{.Version}}{{end}}", path)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // newestCached is the newest version of m's module above m.Version whose
@@ -75,12 +102,16 @@ func newestCached(cache string, m module.Version) string {
 	return newest
 }
 
-// goOffline runs a go command in dir with the module cache alone; the
-// checksums of what it adds come from the cache (verified when downloaded).
-func goOffline(dir string, args ...string) error {
+// goCommand runs a go command in dir; offline, with the module cache alone
+// (the checksums of what it adds come from the cache, verified when
+// downloaded), otherwise through the Go module proxy and checksum database.
+func goCommand(dir string, offline bool, args ...string) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off")
+	if offline {
+		cmd.Env = append(cmd.Env, "GOPROXY=off", "GOSUMDB=off")
+	}
 	return cmd.Run()
 }
 
