@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -745,4 +746,42 @@ func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.fakeDir, "calls")); len(b) != 0 {
 		t.Errorf("flyctl was called: %s", b)
 	}
+}
+
+// The deploy verifies what the repository's fly.toml says makes the service
+// healthy, on the real service: every [[http_service.checks]] must pass.
+func TestDeployVerifiesTheRepositorysHealthChecks(t *testing.T) {
+	testkit.FullTier(t)
+	t.Parallel()
+	src := filepath.Join(testkit.RepoRoot(t), "fly.toml")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		HTTPService struct {
+			Checks []struct{ Method, Path string } `toml:"checks"`
+		} `toml:"http_service"`
+	}
+	if _, err := toml.Decode(string(b), &cfg); err != nil {
+		t.Fatalf("decoding %s: %v", src, err)
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "fly.toml")
+	mustWrite(t, config, regexp.MustCompile(`(?m)^app = .*$`).ReplaceAllString(string(b), `app = "`+e2eApp+`"`), 0o644)
+	s := newDeployScenarioAt(t, dir, config, oldSHA, newSHA, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 0)
+	assertCalls(t, r, s.statusCall(), s.deployCall())
+	want := "(no [[http_service.checks]] in " + config
+	if len(cfg.HTTPService.Checks) > 0 {
+		c := cfg.HTTPService.Checks[0]
+		want = "(health checks of " + config + ": " + strings.ToUpper(cmp.Or(c.Method, "GET")) + " " + c.Path + " 2"
+	}
+	assertSays(t, r, want)
+	t.Logf("verified as: %s", want)
 }
