@@ -26,7 +26,7 @@ var (
 )
 
 // runsWhen evaluates a job's if: for the given contexts (github.ref,
-// vars.NAME; an unset variable is ''). It understands the form the deploy
+// vars.NAME; an unset variable is ”). It understands the form the deploy
 // workflow uses, && of == and != comparisons with a string, which GitHub
 // compares ignoring case (docs.github.com/en/actions/reference/evaluate-expressions-in-workflows-and-actions#operators).
 func runsWhen(t *testing.T, jobID string, jobNode *yaml.Node, ctx map[string]string) bool {
