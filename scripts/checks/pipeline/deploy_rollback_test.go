@@ -33,7 +33,7 @@ func newReleaseHistory(t *testing.T, dir string) releaseHistory {
 	t.Helper()
 	testkit.RequireTool(t, "git", "apt-get install git (the rollback reads the previous commit's fly.toml)")
 	h := releaseHistory{dir: dir, oldToml: testFlyToml,
-		newToml: strings.Replace(testFlyToml, "[deploy]", "[[http_service.checks]]\n  path = \"/broken\"\n\n[deploy]", 1)}
+		newToml: strings.Replace(testFlyToml, "[deploy]", "[env]\n  BROKEN = \"1\"\n\n[deploy]", 1)}
 	mustWrite(t, filepath.Join(dir, "fly.toml"), h.oldToml, 0o644)
 	gitRepo(t, dir, "init", "-q")
 	gitRepo(t, dir, "add", "fly.toml")

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -28,13 +29,19 @@ const (
 
 func imageOf(commit string) string { return "registry.fly.io/" + e2eApp + ":git-" + commit }
 
-// fakeFlyctl records each call's argv (one line) and the file it got as
-// --config (N.config), and plays call N from the plan directory: N.out is
+// fakeFlyctl answers `version` as flyctl v0.4.87 prints it
+// (internal/buildinfo/buildinfo.go, info.String) for FAKE_FLYCTL_VERSION,
+// unrecorded. It records every other call's argv (one line) and the file it
+// got as --config (N.config), and plays call N from the plan directory: N.out is
 // printed (N.err to stderr), N.sleep makes it hang, N.serve becomes what the stand-in proxy
 // serves, N.rc is the exit code (default 0).
 const fakeFlyctl = `#!/usr/bin/env bash
 set -euo pipefail
 dir="$FAKE_FLYCTL_DIR"
+if [[ "${1:-}" == version ]]; then
+  echo "flyctl v$FAKE_FLYCTL_VERSION linux/amd64 Commit: 3eb236fab6a9 BuildDate: 2026-08-21T14:11:32Z"
+  exit 0
+fi
 n=$(( $(wc -l <"$dir/calls") + 1 ))
 printf '%s\n' "$*" >>"$dir/calls"
 prev=""
@@ -149,8 +156,27 @@ func newDeployScenarioAt(t *testing.T, dir, config, oldCommit, newCommit, servin
 		"GITHUB_STEP_SUMMARY":   filepath.Join(dir, "github-step-summary"),
 		"DEPLOY_VERIFY_URL":     s.proxy,
 		"DEPLOY_VERIFY_TIMEOUT": "20s",
+		"FAKE_FLYCTL_VERSION":   pinnedFlyctlVersion(t),
 	}
 	return s
+}
+
+// pinnedFlyctlVersion is the version deploy.yml's setup-flyctl step installs.
+func pinnedFlyctlVersion(t *testing.T) string {
+	t.Helper()
+	wf := workflowNamed(t, "deploy.yml")
+	for _, j := range wf.jobs() {
+		for _, step := range j.steps() {
+			if uses := get(step, "uses"); uses != nil && strings.HasPrefix(uses.Value, "superfly/flyctl-actions/setup-flyctl@") {
+				if v := path(step, "with", "version"); v != nil && v.Value != "" {
+					return v.Value
+				}
+				t.Fatalf("deploy.yml: setup-flyctl has no with.version: pin the flyctl the deploy runs")
+			}
+		}
+	}
+	t.Fatalf("deploy.yml has no superfly/flyctl-actions/setup-flyctl step")
+	return ""
 }
 
 // plan sets what call n (1-based) of flyctl prints, returns and serves.
@@ -555,7 +581,7 @@ func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
 	assertSays(t, r, "is not an http(s) URL with a host")
 	assertSays(t, r, "scripts/verify could not run (exit 2, see above), so git-"+newSHA+" at "+s.env["DEPLOY_VERIFY_URL"]+
 		" is deployed but NOT verified; not rolling back a release that may be healthy")
-	assertSays(t, r, "flyctl deploy --app "+e2eApp+" --image "+oldImage)
+	assertSays(t, r, "and if it fails, roll back: scripts/deploy --rollback "+oldSHA)
 	if strings.Contains(r.output(), "rolling back to") {
 		t.Errorf("rolled back although verification never ran:\n%s", r.output())
 	}
@@ -606,7 +632,7 @@ func TestFailingRollbackSaysHowToRollBackByHand(t *testing.T) {
 
 	assertExit(t, r, 1)
 	assertCalls(t, r, s.statusCall(), s.deployCall(), s.statusCall(), s.rollbackCall(s.config))
-	assertSays(t, r, "the rollback to "+oldImage+" failed too (Error: failed to update machine e286065f969386: unavailable). Roll back by hand:\n  flyctl deploy --app "+e2eApp+" --image "+oldImage)
+	assertSays(t, r, "the rollback to "+oldImage+" failed too (Error: failed to update machine e286065f969386: unavailable). Roll back by hand:\n  scripts/deploy --rollback "+oldSHA)
 }
 
 func TestMissingTokenFailsBeforeAnyFlyctlCall(t *testing.T) {
@@ -720,4 +746,42 @@ func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.fakeDir, "calls")); len(b) != 0 {
 		t.Errorf("flyctl was called: %s", b)
 	}
+}
+
+// The deploy verifies what the repository's fly.toml says makes the service
+// healthy, on the real service: every [[http_service.checks]] must pass.
+func TestDeployVerifiesTheRepositorysHealthChecks(t *testing.T) {
+	testkit.FullTier(t)
+	t.Parallel()
+	src := filepath.Join(testkit.RepoRoot(t), "fly.toml")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		HTTPService struct {
+			Checks []struct{ Method, Path string } `toml:"checks"`
+		} `toml:"http_service"`
+	}
+	if _, err := toml.Decode(string(b), &cfg); err != nil {
+		t.Fatalf("decoding %s: %v", src, err)
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "fly.toml")
+	mustWrite(t, config, regexp.MustCompile(`(?m)^app = .*$`).ReplaceAllString(string(b), `app = "`+e2eApp+`"`), 0o644)
+	s := newDeployScenarioAt(t, dir, config, oldSHA, newSHA, oldImage)
+	s.plan(1, twoReleases(), 0, "")
+	s.plan(2, deployedOK, 0, newImage)
+
+	r := s.run("--config", s.config)
+
+	assertExit(t, r, 0)
+	assertCalls(t, r, s.statusCall(), s.deployCall())
+	want := "(no [[http_service.checks]] in " + config
+	if len(cfg.HTTPService.Checks) > 0 {
+		c := cfg.HTTPService.Checks[0]
+		want = "(health checks of " + config + ": " + strings.ToUpper(cmp.Or(c.Method, "GET")) + " " + c.Path + " 2"
+	}
+	assertSays(t, r, want)
+	t.Logf("verified as: %s", want)
 }

@@ -56,7 +56,7 @@ func (s *server) start(cpu int) (time.Duration, error) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	_ = s.stop()
-	return 0, fmt.Errorf("%s did not answer GET /ping with 200 within 10s", s.name)
+	return 0, fmt.Errorf("%s did not answer GET /ping with 200 within 10s (the bench loads the template's /ping: if the service no longer has it, adapt cmd/bench and cmd/bench/bare to a route it has)", s.name)
 }
 
 // stop sends SIGTERM and waits for the exit (status 0, or the signal's

@@ -1,8 +1,9 @@
 // Command verify checks that a rollout reached the service: it polls
-// URL/ping and URL/version until /ping answers pong and /version names the
-// expected release, or the deadline passes.
+// URL/version and every HTTP health check fly.toml defines until /version
+// names the expected release and each check answers 2xx, or the deadline
+// passes.
 //
-//	verify --url URL --expect-release LABEL [--timeout 3m]
+//	verify --url URL --expect-release LABEL [--config fly.toml] [--timeout 3m]
 //	verify current-image < status.json
 //	verify machines-on LABEL < status.json
 //	verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]
@@ -28,7 +29,7 @@ const (
 	exitUsage = 2
 )
 
-const usageLine = "usage: verify --url URL --expect-release LABEL [--timeout 3m]\n" +
+const usageLine = "usage: verify --url URL --expect-release LABEL [--config fly.toml] [--timeout 3m]\n" +
 	"       verify current-image < status.json   (prints the image `flyctl status --json` says is serving)\n" +
 	"       verify machines-on LABEL < status.json   (prints the machines whose image is tagged LABEL; exit 1: none)\n" +
 	"       verify deploy-budget [--config fly.toml] [--deploy-script scripts/deploy]   (prints the deploy job's timeout-minutes)"
@@ -55,9 +56,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 }
 
 type config struct {
-	baseURL string // without trailing slash
-	release string
-	timeout time.Duration
+	baseURL   string // without trailing slash
+	release   string
+	timeout   time.Duration
+	flyConfig string        // the fly.toml the checks come from
+	checks    []healthCheck // what fly.toml says makes the service healthy
 }
 
 // parseFlags returns flag.ErrHelp when help was asked for, and any other
@@ -72,11 +75,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	rawURL := fs.String("url", "", "base URL of the service, e.g. https://<app>.fly.dev")
 	release := fs.String("expect-release", "", "release label that must be serving, e.g. git-<sha>")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (Go duration)")
+	flyConfig := fs.String("config", "fly.toml", "fly.toml whose [[http_service.checks]] the release must pass")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(*rawURL)
-	cfg := &config{baseURL: strings.TrimRight(*rawURL, "/"), release: strings.TrimSpace(*release), timeout: *timeout}
+	cfg := &config{baseURL: strings.TrimRight(*rawURL, "/"), release: strings.TrimSpace(*release), timeout: *timeout, flyConfig: *flyConfig}
 	var problem string
 	switch {
 	case fs.NArg() > 0:
@@ -90,7 +94,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case *timeout <= 0:
 		problem = fmt.Sprintf("--timeout must be positive, got %s", *timeout)
 	default:
-		return cfg, nil
+		if cfg.checks, err = readHealthChecks(cfg.flyConfig); err == nil {
+			return cfg, nil
+		}
+		problem = err.Error()
 	}
 	fmt.Fprintf(stderr, "verify: %s\n%s\n", problem, usageLine)
 	return nil, errors.New(problem)

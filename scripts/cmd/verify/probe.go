@@ -39,7 +39,11 @@ func (r result) ok() bool { return r.last.ok() }
 // fresh connection per request, so every attempt goes through the proxy's
 // routing like a new visitor would.
 func poll(cfg *config) (res result) {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
+	client := &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment},
+		// Fly's health checks do not follow redirects, so neither does the probe.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
@@ -71,60 +75,79 @@ type versionInfo struct {
 
 // endpointResult is what one request saw; status 0 means no HTTP answer.
 type endpointResult struct {
-	path    string
+	name    string // method and path, e.g. GET /healthz
 	status  int
 	latency time.Duration
 	err     error
 }
 
-// attempt is one probe of /ping and /version. problem is empty when the
-// expected release answered.
+// attempt is one probe of /version and of fly.toml's health checks.
+// problem is empty when the expected release answered and passed them.
 type attempt struct {
-	ping, version endpointResult
-	info          versionInfo
-	release       string // release seen in /version ("" if none)
-	problem       string
+	version endpointResult
+	checks  []endpointResult
+	info    versionInfo
+	release string // release seen in /version ("" if none)
+	problem string
 }
 
 func (a attempt) ok() bool { return a.problem == "" }
 
+func (a attempt) latency() time.Duration {
+	d := a.version.latency
+	for _, c := range a.checks {
+		d += c.latency
+	}
+	return d
+}
+
+// probe asks /version first: while an old release (whose checks may differ)
+// still answers, that is what to report. Then every health check must pass.
 func probe(ctx context.Context, client *http.Client, cfg *config) attempt {
 	var a attempt
 	var body []byte
-	a.ping, body = get(ctx, client, cfg.baseURL, "/ping")
-	if a.problem = endpointProblem(a.ping, cfg.baseURL); a.problem != "" {
+	a.version, body = get(ctx, client, cfg.baseURL, healthCheck{Method: http.MethodGet, Path: "/version"})
+	if a.problem = endpointProblem(a.version, cfg.baseURL, false); a.problem != "" {
 		return a
 	}
-	var pong struct {
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(body, &pong); err != nil || pong.Message != "pong" {
-		a.problem = fmt.Sprintf(`/ping answered %.120q, want {"message":"pong"}: is something else serving %s?`, bytes.TrimSpace(body), cfg.baseURL)
-		return a
-	}
-	a.version, body = get(ctx, client, cfg.baseURL, "/version")
-	if a.problem = endpointProblem(a.version, cfg.baseURL); a.problem != "" {
-		return a
-	}
-	if err := json.Unmarshal(body, &a.info); err != nil {
-		a.problem = fmt.Sprintf("/version answered %.120q, which is not the service's JSON: %v", bytes.TrimSpace(body), err)
+	if err := json.Unmarshal(body, &a.info); err != nil || a.info.Version == "" && a.info.ImageRef == "" {
+		a.problem = fmt.Sprintf("/version answered %.120q, not the service's JSON with version and image_ref: is something else serving %s?",
+			bytes.TrimSpace(body), cfg.baseURL)
 		return a
 	}
 	a.release = releaseOf(a.info)
 	if imageTag(a.info.ImageRef) != cfg.release && a.info.Version != cfg.release {
 		a.problem = oldReleaseProblem(a.info, a.release, cfg.release)
+		return a
+	}
+	for _, c := range cfg.checks {
+		r, _ := get(ctx, client, cfg.baseURL, c)
+		a.checks = append(a.checks, r)
+		if a.problem = endpointProblem(r, cfg.baseURL, true); a.problem != "" {
+			a.problem = fmt.Sprintf("health check of %s: %s", cfg.flyConfig, a.problem)
+			return a
+		}
 	}
 	return a
 }
 
-func get(ctx context.Context, client *http.Client, base, path string) (res endpointResult, body []byte) {
+// get makes the request c describes, with its headers (Host sets the
+// request's host, as net/http wants it).
+func get(ctx context.Context, client *http.Client, base string, c healthCheck) (res endpointResult, body []byte) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	start := time.Now()
-	res.path = path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	res.name = c.String()
+	req, err := http.NewRequestWithContext(ctx, c.Method, base+c.Path, nil)
 	var resp *http.Response
 	if err == nil {
+		for k, v := range c.Headers {
+			if strings.EqualFold(k, "Host") {
+				req.Host = v
+				continue
+			}
+			req.Header.Set(k, v)
+		}
 		resp, err = client.Do(req)
 	}
 	if err == nil {
@@ -136,8 +159,9 @@ func get(ctx context.Context, client *http.Client, base, path string) (res endpo
 	return res, body
 }
 
-// endpointProblem describes a transport error or a non-200 answer.
-func endpointProblem(r endpointResult, base string) string {
+// endpointProblem describes a transport error or an answer other than 200
+// (any 2xx for a health check, as Fly's proxy counts it).
+func endpointProblem(r endpointResult, base string, check bool) string {
 	u, _ := url.Parse(base) // parseFlags checked it
 	var dnsErr *net.DNSError
 	var netErr net.Error
@@ -151,11 +175,18 @@ func endpointProblem(r endpointResult, base string) string {
 	case r.err != nil:
 		return fmt.Sprintf("request to %s failed: %v", u.Host, r.err)
 	case r.status >= 500:
-		return fmt.Sprintf("%s answered HTTP %d %s: the app is reachable but failing (see `flyctl logs`)", r.path, r.status, http.StatusText(r.status))
-	case r.status != http.StatusOK:
-		return fmt.Sprintf("%s answered HTTP %d %s, want 200", r.path, r.status, http.StatusText(r.status))
+		return fmt.Sprintf("%s answered HTTP %d %s: the app is reachable but failing (see `flyctl logs`)", r.name, r.status, http.StatusText(r.status))
+	case check && r.status >= 200 && r.status < 300, !check && r.status == http.StatusOK:
+		return ""
+	case r.status >= 300 && r.status < 400:
+		return fmt.Sprintf("%s answered HTTP %d %s, a redirect, which Fly's checks do not follow: point the check at the path that answers", r.name, r.status, http.StatusText(r.status))
+	case r.status == http.StatusNotFound:
+		return fmt.Sprintf("%s answered HTTP 404 Not Found: is the path right, or is something else serving %s?", r.name, base)
+	case check:
+		return fmt.Sprintf("%s answered HTTP %d %s, want 2xx", r.name, r.status, http.StatusText(r.status))
+	default:
+		return fmt.Sprintf("%s answered HTTP %d %s, want 200", r.name, r.status, http.StatusText(r.status))
 	}
-	return ""
 }
 
 // releaseOf names the release a /version body reports: the image tag when

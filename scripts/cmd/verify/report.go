@@ -16,13 +16,13 @@ import (
 // step's.
 func report(cfg *config, res result, stdout, stderr io.Writer, getenv func(string) string) int {
 	gha := githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
-	latency := formatLatency(res.last.ping.latency + res.last.version.latency)
+	latency := formatLatency(res.last.latency())
 	if getenv("GITHUB_STEP_SUMMARY") != "" {
 		gha.AddStepSummary(summary(cfg, res))
 	}
 	if res.ok() {
-		fmt.Fprintf(stdout, "verify: release %s is serving at %s (/ping pong; attempt %d after %s; last probe %s)\n",
-			res.last.release, cfg.baseURL, res.attempts, res.elapsed.Round(time.Millisecond), latency)
+		fmt.Fprintf(stdout, "verify: release %s is serving at %s (%s; attempt %d after %s; last probe %s)\n",
+			res.last.release, cfg.baseURL, passedChecks(cfg, res.last), res.attempts, res.elapsed.Round(time.Millisecond), latency)
 		return exitOK
 	}
 	msg := fmt.Sprintf("release %s not serving at %s within %s (%d attempts): %s",
@@ -47,18 +47,18 @@ func summary(cfg *config, res result) string {
 	// cell keeps server-supplied text from breaking the Markdown table.
 	cell := strings.NewReplacer("|", `\|`, "\n", " ").Replace
 	last := res.last
-	for _, ep := range []endpointResult{last.ping, last.version} {
-		if ep.path == "" {
+	for _, ep := range append([]endpointResult{last.version}, last.checks...) {
+		if ep.name == "" {
 			continue // never reached
 		}
 		status, release, machine, region := "no answer", "", "", ""
 		if ep.status != 0 {
 			status = strconv.Itoa(ep.status)
 		}
-		if ep.path == "/version" {
+		if ep.name == last.version.name {
 			release, machine, region = last.release, last.info.MachineID, last.info.Region
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", ep.path, status, formatLatency(ep.latency),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(ep.name), status, formatLatency(ep.latency),
 			cell(release), cell(machine), cell(region))
 	}
 	fmt.Fprintf(&b, "\n%d attempt(s) in %s.\n", res.attempts, res.elapsed.Round(time.Millisecond))
@@ -66,6 +66,18 @@ func summary(cfg *config, res result) string {
 		fmt.Fprintf(&b, "\n**Problem:** %s\n", cell(last.problem))
 	}
 	return b.String()
+}
+
+// passedChecks names the health checks that passed, or says fly.toml has none.
+func passedChecks(cfg *config, a attempt) string {
+	if len(a.checks) == 0 {
+		return "no [[http_service.checks]] in " + cfg.flyConfig + ", /version only"
+	}
+	passed := make([]string, len(a.checks))
+	for i, c := range a.checks {
+		passed[i] = fmt.Sprintf("%s %d", c.name, c.status)
+	}
+	return "health checks of " + cfg.flyConfig + ": " + strings.Join(passed, ", ")
 }
 
 func formatLatency(d time.Duration) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,7 +42,15 @@ func actionsEnv(t *testing.T) map[string]string {
 	}
 }
 
+// repoFlyToml is the repository's fly.toml, whose checks the service answers.
+var repoFlyToml = filepath.Join("..", "..", "..", "fly.toml")
+
+// runVerify runs verify; a probe without --config gets the repository's
+// fly.toml.
 func runVerify(env map[string]string, args ...string) *invocation {
+	if slices.Contains(args, "--url") && !slices.Contains(args, "--config") {
+		args = append([]string{"--config", repoFlyToml}, args...)
+	}
 	inv := &invocation{env: env}
 	start := time.Now()
 	inv.code = run(args, strings.NewReader(""), &inv.stdout, &inv.stderr, func(k string) string { return env[k] })
@@ -78,7 +87,7 @@ func TestExpectedReleaseIsVerifiedWithASummary(t *testing.T) {
 	if inv.code != exitOK {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", inv.code, &inv.stdout, &inv.stderr)
 	}
-	if want := "verify: release " + newRelease + " is serving at " + base + " (/ping pong; attempt 1 after "; !strings.Contains(inv.stdout.String(), want) {
+	if want := "verify: release " + newRelease + " is serving at " + base + " (health checks of " + repoFlyToml + ": GET "; !strings.Contains(inv.stdout.String(), want) {
 		t.Errorf("stdout lacks %q:\n%s", want, &inv.stdout)
 	}
 	if !regexp.MustCompile(`; last probe \d+\.\dms\)`).MatchString(inv.stdout.String()) {
@@ -91,15 +100,17 @@ func TestExpectedReleaseIsVerifiedWithASummary(t *testing.T) {
 	for _, want := range []string{
 		"✅ Rollout verified: `" + newRelease + "`",
 		"| endpoint | status | latency | release | machine | region |",
-		"| /ping | 200 | ",
 		" | " + newRelease + " | 148e21ea7e5e89 | ams |",
 	} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^\| /version \| 200 \| \d+\.\dms \| `).MatchString(summary) {
+	if !regexp.MustCompile(`(?m)^\| GET /version \| 200 \| \d+\.\dms \| `).MatchString(summary) {
 		t.Errorf("summary has no /version row with status 200 and a latency:\n%s", summary)
+	}
+	if !regexp.MustCompile(`(?m)^\| GET /\S+ \| 2\d\d \| \d+\.\dms \|  \|  \|  \|$`).MatchString(summary) {
+		t.Errorf("summary has no row for fly.toml's health check:\n%s", summary)
 	}
 }
 
@@ -191,7 +202,7 @@ func TestPersistent5xxIsReported(t *testing.T) {
 	if inv.code != exitFail {
 		t.Fatalf("exit %d, want 1", inv.code)
 	}
-	want := "/ping answered HTTP 503 Service Unavailable: the app is reachable but failing"
+	want := "GET /version answered HTTP 503 Service Unavailable: the app is reachable but failing"
 	if !strings.Contains(inv.stderr.String(), "verify: error: ") || !strings.Contains(inv.stderr.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, &inv.stderr)
 	}

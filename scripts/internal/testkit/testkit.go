@@ -130,7 +130,8 @@ func ScratchDir(t testing.TB, name string) string {
 
 // StartService runs the service binary bin on a free loopback port with the
 // extra environment env, waits until it has logged that it started and
-// answers /ping, and returns its base URL. It is stopped with SIGTERM when
+// answers /version (part of the service's contract; /ping may be replaced),
+// and returns its base URL. It is stopped with SIGTERM when
 // the test ends. A port taken by someone else between choosing and binding
 // it makes the service exit; it is then started again on another port.
 func StartService(t testing.TB, bin string, env ...string) string {
@@ -190,7 +191,7 @@ func startServiceOnce(t testing.TB, bin string, env []string) (string, bool) {
 	}
 	base := "http://127.0.0.1:" + port
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/ping"); err == nil {
+		if resp, err := http.Get(base + "/version"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				t.Cleanup(stop)
