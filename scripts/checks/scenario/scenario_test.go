@@ -6,10 +6,13 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"scripts/internal/testkit"
 )
 
 // Each routine edit a user makes keeps every check green.
 func TestRoutineEditsPass(t *testing.T) {
+	testkit.FullTier(t)
 	scenarios := []scenario{
 		{name: "rename the app and the region", edit: func(t *testing.T, dir string) {
 			setFlyKey(t, dir, "app", `"acme-api"`)
@@ -52,6 +55,7 @@ func TestRoutineEditsPass(t *testing.T) {
 
 // Each real mistake fails a check whose message names the fix.
 func TestMistakesFailNamingTheFix(t *testing.T) {
+	testkit.FullTier(t)
 	scenarios := []scenario{
 		{name: "the port changed in fly.toml only", mistake: func(t *testing.T, dir string) []string {
 			setFlyKey(t, dir, "internal_port", strconv.FormatInt(internalPort(t, dir)+1, 10))

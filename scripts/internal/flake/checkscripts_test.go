@@ -55,6 +55,7 @@ func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (stri
 }
 
 func TestGofmtCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	testkit.RequireTool(t, "gofmt", "install Go")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["gofmt"]
 	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "go version go") {
@@ -69,6 +70,7 @@ func TestGofmtCheckScript(t *testing.T) {
 }
 
 func TestShellcheckCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	testkit.RequireTool(t, "shellcheck", "apt-get install -y shellcheck")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["shellcheck"]
 	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "ShellCheck - shell script analysis tool\nversion: ") {
@@ -93,6 +95,7 @@ func TestShellcheckCheckScript(t *testing.T) {
 }
 
 func TestActionlintCheckScriptFailsWithoutWorkflows(t *testing.T) {
+	testkit.FullTier(t)
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["actionlint"]
 	// The script stops before running actionlint on anything; a stand-in
 	// answers its version line.
@@ -120,6 +123,7 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func TestClosureCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	out := evaluate(t, testRev)
 	check := out.Checks["x86_64-linux"]["closure"]
 	pkg := out.Packages["x86_64-linux"]["default"]
@@ -142,6 +146,7 @@ func TestClosureCheckScript(t *testing.T) {
 // small module (the service's own tests run in scripts/test), produce the two
 // reports CI publishes.
 func TestTestsCheckPhasesWriteReports(t *testing.T) {
+	testkit.FullTier(t)
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["tests"]
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "gotestsum"), "gotest.tools/gotestsum")
