@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
+	"scripts/internal/flake"
 	"scripts/internal/testkit"
 )
 
@@ -43,7 +43,7 @@ func Binary(t testing.TB, rev string) string {
 	var bin string
 	var err error
 	if cache := os.Getenv(CacheEnv); cache != "" {
-		bin, err = cachedBuild(cache, root, rev)
+		bin, err = cachedBuild(cache, root, rev, testkit.ScratchDir(t, "service-"+rev))
 	} else {
 		bin, err = Build(root, testkit.ScratchDir(t, "service-"+rev), rev)
 	}
@@ -58,18 +58,21 @@ func Binary(t testing.TB, rev string) string {
 }
 
 // cachedBuild returns cache/KEY/NAME, building it first when no test
-// binary has: KEY hashes the recipe (flags, environment, the Go on PATH)
-// and every file of the service module. The build goes to a fresh
+// binary has; KEY is Recipe.key (into uncached when it has none). The build goes to a fresh
 // directory renamed into place, so a concurrent reader never sees half a
 // binary; of two concurrent builds the first rename wins.
-func cachedBuild(cache, root, rev string) (string, error) {
-	r, err := Load(root, rev)
+func cachedBuild(cache, root, rev, uncached string) (string, error) {
+	p, err := flake.PackageAttrs(root, rev)
+	if err != nil {
+		return "", fmt.Errorf("reading the service's build from flake.nix: %w", err)
+	}
+	r, err := recipeOf(root, p)
 	if err != nil {
 		return "", err
 	}
-	key, err := r.key()
-	if err != nil {
-		return "", err
+	key, ok := r.key(root, p.Src)
+	if !ok {
+		return Build(root, uncached, rev)
 	}
 	final := filepath.Join(cache, key)
 	bin := filepath.Join(final, r.Name)
@@ -97,39 +100,22 @@ func cachedBuild(cache, root, rev string) (string, error) {
 }
 
 // key hashes what the build depends on: the recipe, the go command found
-// on PATH, and the service module's files (a nested module such as
-// scripts/, and .git, are not part of it).
-func (r Recipe) key() (string, error) {
+// on PATH, and the files of the package's src (flake.nix's fileset: all
+// that Nix gives the build to read), so an edit of fly.toml or the
+// Dockerfile reuses the build. Not ok when src lists no files it can read.
+func (r Recipe) key(root string, src []string) (string, bool) {
+	if len(src) == 0 {
+		return "", false
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %q %q\n", r.Main, r.Name, r.Flags, r.Env, os.Getenv("PATH"))
-	err := filepath.WalkDir(r.Dir, func(p string, d fs.DirEntry, err error) error {
+	for _, name := range slices.Sorted(slices.Values(src)) {
+		b, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
-			return err
+			return "", false
 		}
-		rel, _ := filepath.Rel(r.Dir, p)
-		if d.IsDir() {
-			if d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil && rel != "." {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fmt.Fprintf(h, "%s\x00", rel)
-		_, err = io.Copy(h, f)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("hashing the service's sources in %s: %w", r.Dir, err)
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+		h.Write(b)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return hex.EncodeToString(h.Sum(nil))[:32], true
 }
