@@ -45,7 +45,7 @@ func compiledChecks(t *testing.T) map[string]string {
 			cmd := exec.Command("go", "test", "-c", "-o", out, pkg)
 			cmd.Dir = scriptsDir(t)
 			if b, err := cmd.CombinedOutput(); err != nil {
-				testBinaries.err = fmt.Errorf("go test -c %s: %v\n%s", pkg, err, b)
+				testBinaries.err = fmt.Errorf("go test -c %s: %w\n%s", pkg, err, b)
 				return
 			}
 		}
