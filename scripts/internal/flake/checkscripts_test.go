@@ -161,8 +161,11 @@ func TestTestsCheckPhasesWriteReports(t *testing.T) {
 	script := "runHook() { :; }\n" + *check.CheckPhase + *check.InstallPhase
 	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", script)
 	cmd.Dir = module
+	// The phase sets HOME=$TMPDIR, which would give go test a cold build
+	// cache here; the run's own caches keep it to seconds.
 	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"TMPDIR="+tmp, "out="+out, "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
+		"TMPDIR="+tmp, "out="+out, "GOFLAGS=-mod=mod -trimpath", "GOWORK=off",
+		"GOCACHE="+goEnv(t, "GOCACHE"), "GOMODCACHE="+goEnv(t, "GOMODCACHE"))
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tests check phases failed: %v\n%s", err, output)
 	}
@@ -175,4 +178,14 @@ func TestTestsCheckPhasesWriteReports(t *testing.T) {
 			t.Errorf("%s does not report the test that needs -tags=nomsgpack:\n%.300s", report, data)
 		}
 	}
+}
+
+// goEnv is go env NAME: the caches this test run uses.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
 }
