@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
 	"scripts/internal/testkit"
 )
 
