@@ -37,8 +37,11 @@ func TestRoutineEditsPass(t *testing.T) {
 			setFlyKey(t, dir, "timeout", `"5s"`)
 			setFlyKey(t, dir, "grace_period", `"20s"`)
 		}},
-		{name: "Dependabot bumps an action", edit: bumpAction},
-		{name: "Dependabot bumps the Nix image", edit: bumpNixImage},
+		// Two Dependabot pull requests' edits on one copy, as a grouped update.
+		{name: "Dependabot bumps an action and the Nix image", edit: func(t *testing.T, dir string) {
+			bumpAction(t, dir)
+			bumpNixImage(t, dir)
+		}},
 		// Also Dependabot's nixpkgs bump: a new rev, narHash and lastModified.
 		{name: "move to the next NixOS release", edit: nextNixosRelease},
 		{name: "add a package to the dev shell", edit: addDevShellPackage},
