@@ -75,6 +75,7 @@ func (s *deployScenario) assertRolledBack(r deployRun, config string) {
 }
 
 func TestRollingFailureRollsBackWithThePreviousCommitsFlyToml(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	dir := t.TempDir()
 	h := newReleaseHistory(t, filepath.Join(dir, "repo"))
@@ -94,6 +95,7 @@ func TestRollingFailureRollsBackWithThePreviousCommitsFlyToml(t *testing.T) {
 }
 
 func TestRollbackFromAShallowCheckoutFetchesThePreviousFlyToml(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	dir := t.TempDir()
 	h := newReleaseHistory(t, filepath.Join(dir, "origin"))
@@ -112,6 +114,7 @@ func TestRollbackFromAShallowCheckoutFetchesThePreviousFlyToml(t *testing.T) {
 }
 
 func TestRollbackWithoutThePreviousFlyTomlFallsBackToTheCurrentOne(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	dir := t.TempDir()
 	h := newReleaseHistory(t, filepath.Join(dir, "origin"))
@@ -133,6 +136,7 @@ func TestRollbackWithoutThePreviousFlyTomlFallsBackToTheCurrentOne(t *testing.T)
 }
 
 func TestMissingAppSaysToCreateIt(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, "")
 	// As flyctl v0.4.87 prints it (internal/cli/cli.go, printError):

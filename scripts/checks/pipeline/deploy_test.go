@@ -403,6 +403,7 @@ func (s *deployScenario) assertSummary(wants ...string) {
 }
 
 func TestRemoteBuilderFailureIsRetriedOnceWithoutDepot(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
@@ -417,6 +418,7 @@ func TestRemoteBuilderFailureIsRetriedOnceWithoutDepot(t *testing.T) {
 }
 
 func TestHungBuilderIsStoppedAndRetriedWithoutDepot(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.env["DEPLOY_BUILD_TIMEOUT"] = "2"
@@ -435,6 +437,7 @@ func TestHungBuilderIsStoppedAndRetriedWithoutDepot(t *testing.T) {
 }
 
 func TestBuilderFailingTwiceStopsWithoutChangingAnything(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
@@ -452,6 +455,7 @@ func TestBuilderFailingTwiceStopsWithoutChangingAnything(t *testing.T) {
 }
 
 func TestBuildStepFailureIsNotRetriedNorVerified(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
@@ -468,6 +472,7 @@ func TestBuildStepFailureIsNotRetriedNorVerified(t *testing.T) {
 }
 
 func TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
@@ -494,6 +499,7 @@ func TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy(t *testing.
 // they say nothing about the failed rollout, and a rollback would redeploy
 // the failed release itself.
 func TestRedeployOfTheServingReleaseIsNeverRolledBackToItself(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	for _, tc := range []struct {
 		name           string
@@ -525,6 +531,7 @@ func TestRedeployOfTheServingReleaseIsNeverRolledBackToItself(t *testing.T) {
 }
 
 func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.env["DEPLOY_VERIFY_TIMEOUT"] = "2s"
@@ -540,6 +547,7 @@ func TestBluegreenFailureWithThePreviousReleaseDownSaysSo(t *testing.T) {
 }
 
 func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.env["DEPLOY_VERIFY_TIMEOUT"] = "3s"
@@ -566,6 +574,7 @@ func TestFailedVerificationRollsBackToTheRecordedImage(t *testing.T) {
 }
 
 func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	// No scheme: scripts/verify rejects its --url with exit 2 (usage), which
@@ -591,6 +600,7 @@ func TestVerifyThatCannotRunStopsWithoutRollingBack(t *testing.T) {
 }
 
 func TestBadVerifyTimeoutIsRefusedBeforeAnyFlyctlCall(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	for _, bad := range []string{"3", "3 m", "soon", "0s", "0m0.0s", "-1m", "3min"} {
@@ -605,6 +615,7 @@ func TestBadVerifyTimeoutIsRefusedBeforeAnyFlyctlCall(t *testing.T) {
 }
 
 func TestFirstDeployThatFailsVerificationHasNothingToRollBackTo(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, "")
 	s.env["DEPLOY_VERIFY_TIMEOUT"] = "2s"
@@ -621,6 +632,7 @@ func TestFirstDeployThatFailsVerificationHasNothingToRollBackTo(t *testing.T) {
 }
 
 func TestFailingRollbackSaysHowToRollBackByHand(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.plan(1, twoReleases(), 0, "")
@@ -636,6 +648,7 @@ func TestFailingRollbackSaysHowToRollBackByHand(t *testing.T) {
 }
 
 func TestMissingTokenFailsBeforeAnyFlyctlCall(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	for _, token := range []string{"unset", ""} {
 		s := newDeployScenario(t, oldImage)
@@ -656,6 +669,7 @@ func TestMissingTokenFailsBeforeAnyFlyctlCall(t *testing.T) {
 }
 
 func TestRejectedTokenStopsAtStatus(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	s.planError(1, "Error: You must be authenticated to view this.\n")
@@ -690,6 +704,7 @@ func TestDeployReadsTheAppFromTheRepositorysFlyToml(t *testing.T) {
 }
 
 func TestDeployUsageAndBadArguments(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	s := newDeployScenario(t, oldImage)
 	if r := s.run("-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: scripts/deploy") {
@@ -709,6 +724,7 @@ func TestDeployUsageAndBadArguments(t *testing.T) {
 }
 
 func TestDirtyTreeIsRefusedWhenTheCommitComesFromGit(t *testing.T) {
+	testkit.FullTier(t)
 	t.Parallel()
 	testkit.RequireTool(t, "git", "apt-get install git (needed to build a throwaway repository)")
 	s := newDeployScenario(t, oldImage)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
 	"scripts/internal/testkit"
 )
 
@@ -21,6 +22,7 @@ const (
 // actions/checkout sets up; the next run finds it fresh and pushes nothing;
 // no other branch moves.
 func TestRefreshFixesABumpOnItsBranch(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	const branch = "dependabot/go_modules/bump"
 	var message string
@@ -76,6 +78,7 @@ func TestRefreshFixesABumpOnItsBranch(t *testing.T) {
 
 // An untouched branch stays untouched.
 func TestRefreshLeavesAFreshBranchAlone(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	before := o.refs(t)
 	dir := o.checkout(t, "main")
@@ -91,6 +94,7 @@ func TestRefreshLeavesAFreshBranchAlone(t *testing.T) {
 
 // On a detached HEAD --push needs --branch; with it, the commit goes there.
 func TestRefreshOnADetachedHead(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	const branch = "bump"
 	bumped := o.branch(t, branch, "bump", func(dir string) { dependabotBump(t, dir) })
@@ -114,6 +118,7 @@ func TestRefreshOnADetachedHead(t *testing.T) {
 
 // Without --push (a local run) the commit stays local.
 func TestRefreshWithoutPushCommitsLocally(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	const branch = "local-bump"
 	bumped := o.branch(t, branch, "bump", func(dir string) { dependabotBump(t, dir) })
@@ -139,6 +144,7 @@ func TestRefreshWithoutPushCommitsLocally(t *testing.T) {
 // Errors stop the command before it writes anything: nothing committed,
 // nothing pushed, the work tree as it was.
 func TestRefreshRefuses(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	cases := []struct {
 		name  string
@@ -206,6 +212,7 @@ func TestRefreshRefuses(t *testing.T) {
 // A bump of the scripts module alone needs nothing: the command says so
 // without computing anything (the bumped version need not even exist).
 func TestRefreshIgnoresTheScriptsModule(t *testing.T) {
+	testkit.FullTier(t)
 	o := newOrigin(t)
 	const branch = "dependabot/go_modules/scripts/bump"
 	tip := o.branch(t, branch, "bump scripts", func(dir string) {
@@ -222,6 +229,7 @@ func TestRefreshIgnoresTheScriptsModule(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	testkit.FullTier(t)
 	dir := testkit.RepoRoot(t)
 	for _, args := range [][]string{{"--bogus"}, {"--branch"}} {
 		if code, _, stderr := refresh(t, dir, args...); code == 0 || !strings.Contains(stderr, "usage: scripts/refresh-vendorhash") {

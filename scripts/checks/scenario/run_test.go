@@ -3,45 +3,61 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"scripts/internal/testkit"
 )
 
-// checkPackages are the packages that judge the repository's files.
+func TestMain(m *testing.M) { testkit.Main(m) } // removes the compiled checks
+
+// checkPackages are the packages that judge the repository's files. Each
+// scenario runs them as scripts/test's default tier does
+// (SCRIPTS_TEST_TIER=default: the tests marked testkit.FullTier, which judge
+// the machinery on fixtures of their own, are skipped), so a mistake these
+// scenarios catch is caught by the default tier.
 var checkPackages = []string{"./checks/image/", "./checks/pipeline/", "./internal/flake/"}
 
-// slowUnrelated are tests skipped in every scenario to keep the run short:
-// scripts/deploy's retry and rollback paths on its own fixture fly.toml
-// (TestDeploySucceedsAndWritesOutputs and TestDeployReadsTheAppFromTheRepositorysFlyToml
-// still run the copy's scripts/deploy), the tests check phase run on a
-// fixture module, and the shellcheck check phase (no scenario edits a shell
-// script; scripts/test runs shellcheck on them). scripts/test runs them all.
-var slowUnrelated = []string{
-	"TestTestsCheckPhasesWriteReports",
-	"TestShellcheckCheckScript",
-	"TestRemoteBuilderFailureIsRetriedOnceWithoutDepot",
-	"TestHungBuilderIsStoppedAndRetriedWithoutDepot",
-	"TestBuilderFailingTwiceStopsWithoutChangingAnything",
-	"TestBuildStepFailureIsNotRetriedNorVerified",
-	"TestBluegreenFailureKeepsThePreviousReleaseWithoutASecondDeploy",
-	"TestBluegreenFailureWithThePreviousReleaseDownSaysSo",
-	"TestRedeployOfTheServingReleaseIsNeverRolledBackToItself",
-	"TestRollingFailureRollsBackWithThePreviousCommitsFlyToml",
-	"TestRollbackFromAShallowCheckoutFetchesThePreviousFlyToml",
-	"TestRollbackWithoutThePreviousFlyTomlFallsBackToTheCurrentOne",
-	"TestFailedVerificationRollsBackToTheRecordedImage",
-	"TestVerifyThatCannotRunStopsWithoutRollingBack",
-	"TestBadVerifyTimeoutIsRefusedBeforeAnyFlyctlCall",
-	"TestFirstDeployThatFailsVerificationHasNothingToRollBackTo",
-	"TestFailingRollbackSaysHowToRollBackByHand",
+// testBinaries holds checkPackages compiled once (go test -c) for every
+// scenario of the run: only the repository they judge differs.
+var testBinaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// compiledChecks returns each check package's test binary, keyed by the
+// package directory, compiling them on the first call.
+func compiledChecks(t *testing.T) map[string]string {
+	t.Helper()
+	testBinaries.once.Do(func() {
+		testBinaries.dir = testkit.ScratchDir(t, "checks")
+		for _, pkg := range checkPackages {
+			out := filepath.Join(testBinaries.dir, filepath.Base(pkg)+".test")
+			cmd := exec.Command("go", "test", "-c", "-o", out, pkg)
+			cmd.Dir = scriptsDir(t)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				testBinaries.err = fmt.Errorf("go test -c %s: %w\n%s", pkg, err, b)
+				return
+			}
+		}
+	})
+	if testBinaries.err != nil {
+		t.Fatal(testBinaries.err)
+	}
+	bins := map[string]string{}
+	for _, pkg := range checkPackages {
+		bins[pkg] = filepath.Join(testBinaries.dir, filepath.Base(pkg)+".test")
+	}
+	return bins
 }
 
 // scriptsDir is this scripts/ module: the tests run from its checks/scenario.
@@ -88,25 +104,29 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) st
 	return string(out)
 }
 
-// runChecks runs the check packages against the copy in dir, and, at the
-// same time, scripts/test's vendorHash freshness check; it returns whether
-// all passed and their output.
+// runChecks runs the check packages against the copy in dir as the
+// default tier does, and, at the same time, scripts/test's vendorHash
+// freshness check; it returns whether all passed and their output.
 func runChecks(t *testing.T, dir string) (bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	scripts := scriptsDir(t)
-	args := append([]string{"test", "-count=1", "-skip", "^(" + strings.Join(slowUnrelated, "|") + ")$"}, checkPackages...)
-	cmds := []*exec.Cmd{
-		exec.CommandContext(ctx, "go", args...),
-		exec.CommandContext(ctx, filepath.Join(scripts, "vendorhash"), "--check", dir),
+	var cmds []*exec.Cmd
+	for _, pkg := range checkPackages {
+		cmd := exec.CommandContext(ctx, compiledChecks(t)[pkg], "-test.timeout=4m")
+		cmd.Dir = filepath.Join(scripts, pkg) // where go test runs a package's tests
+		cmds = append(cmds, cmd)
 	}
+	cmds = append(cmds, exec.CommandContext(ctx, filepath.Join(scripts, "vendorhash"), "--check", dir))
 	outs := make([]bytes.Buffer, len(cmds))
 	errs := make([]error, len(cmds))
 	var wg sync.WaitGroup
 	for i, cmd := range cmds {
-		cmd.Dir = scripts
-		cmd.Env = append(os.Environ(), "SCRIPTS_REPO_ROOT="+dir)
+		if cmd.Dir == "" {
+			cmd.Dir = scripts
+		}
+		cmd.Env = append(os.Environ(), "SCRIPTS_REPO_ROOT="+dir, testkit.FullTierEnv+"=default")
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = cmd.Run() }()
@@ -161,6 +181,7 @@ func (s scenario) run(t *testing.T) {
 		t.Skip("skipping with -short: each scenario runs the check packages on a copy of the repository")
 	}
 	t.Parallel() // at most GOMAXPROCS (go test -parallel) at once
+	requireGreenTemplate(t)
 	dir := copyRepo(t)
 	var fixes []string
 	if s.mistake != nil {
@@ -182,4 +203,42 @@ func (s scenario) run(t *testing.T) {
 			}
 		}
 	}
+}
+
+// template is the check packages' verdict on an unedited copy, taken once.
+var template struct {
+	once     sync.Once
+	passed   bool
+	failing  string
+	reported atomic.Bool
+}
+
+// requireGreenTemplate runs the checks once on an unedited copy. When they
+// fail, every scenario, which copies the same repository, would fail with
+// them: the first scenario fails with one line saying so (the check
+// packages of this same run report the failure itself) and every other
+// scenario is skipped.
+func requireGreenTemplate(t *testing.T) {
+	t.Helper()
+	template.once.Do(func() {
+		var out string
+		template.passed, out = runChecks(t, copyRepo(t))
+		if !template.passed {
+			var names []string
+			for _, m := range regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`).FindAllStringSubmatch(out, -1) {
+				names = append(names, m[1])
+			}
+			for _, m := range regexp.MustCompile(`(?m)^vendorhash: .*$`).FindAllString(out, -1) {
+				names = append(names, strings.TrimSpace(m))
+			}
+			template.failing = strings.Join(names, ", ")
+		}
+	})
+	if template.passed {
+		return
+	}
+	if template.reported.CompareAndSwap(false, true) {
+		t.Fatalf("the scenarios did not run: the repository's own default-tier checks fail (%s); fix those first (scripts/test shows each with its fix): every scenario edits a copy of this repository and would only repeat them", template.failing)
+	}
+	t.Skip("the repository's own checks fail; see the one scenario that says so")
 }

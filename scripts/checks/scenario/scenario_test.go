@@ -6,15 +6,15 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"scripts/internal/testkit"
 )
 
 // Each routine edit a user makes keeps every check green.
 func TestRoutineEditsPass(t *testing.T) {
+	testkit.FullTier(t)
+	t.Parallel()
 	scenarios := []scenario{
-		{name: "rename the app and the region", edit: func(t *testing.T, dir string) {
-			setFlyKey(t, dir, "app", `"acme-api"`)
-			setFlyKey(t, dir, "primary_region", `"fra"`)
-		}},
 		{name: "name the app like its binary", edit: appNamedLikeBinary},
 		{name: "rename app module binary and region with scripts rename", edit: func(t *testing.T, dir string) {
 			run(t, dir, []string{"SCRIPTS_REPO_ROOT=" + dir}, filepath.Join(dir, "scripts", "rename"),
@@ -24,7 +24,10 @@ func TestRoutineEditsPass(t *testing.T) {
 			}
 		}},
 		{name: "change the port everywhere it appears", edit: changePort},
-		{name: "change the VM size strategy and timeouts", edit: func(t *testing.T, dir string) {
+		// One copy for the fly.toml-only edits: each key is judged on its own.
+		{name: "rename the app and the region, change the VM size strategy and timeouts", edit: func(t *testing.T, dir string) {
+			setFlyKey(t, dir, "app", `"acme-api"`)
+			setFlyKey(t, dir, "primary_region", `"fra"`)
 			setFlyKey(t, dir, "size", `"shared-cpu-2x"`)
 			setFlyKey(t, dir, "memory", `"1gb"`)
 			setFlyKey(t, dir, "strategy", `"rolling"`)
@@ -34,9 +37,12 @@ func TestRoutineEditsPass(t *testing.T) {
 			setFlyKey(t, dir, "timeout", `"5s"`)
 			setFlyKey(t, dir, "grace_period", `"20s"`)
 		}},
-		{name: "Dependabot bumps an action", edit: bumpAction},
-		{name: "Dependabot bumps nixpkgs", edit: bumpNixpkgs},
-		{name: "Dependabot bumps the Nix image", edit: bumpNixImage},
+		// Two Dependabot pull requests' edits on one copy, as a grouped update.
+		{name: "Dependabot bumps an action and the Nix image", edit: func(t *testing.T, dir string) {
+			bumpAction(t, dir)
+			bumpNixImage(t, dir)
+		}},
+		// Also Dependabot's nixpkgs bump: a new rev, narHash and lastModified.
 		{name: "move to the next NixOS release", edit: nextNixosRelease},
 		{name: "add a package to the dev shell", edit: addDevShellPackage},
 		{name: "add an endpoint and a dependency then refresh vendorHash", edit: func(t *testing.T, dir string) {
@@ -52,6 +58,8 @@ func TestRoutineEditsPass(t *testing.T) {
 
 // Each real mistake fails a check whose message names the fix.
 func TestMistakesFailNamingTheFix(t *testing.T) {
+	testkit.FullTier(t)
+	t.Parallel()
 	scenarios := []scenario{
 		{name: "the port changed in fly.toml only", mistake: func(t *testing.T, dir string) []string {
 			setFlyKey(t, dir, "internal_port", strconv.FormatInt(internalPort(t, dir)+1, 10))

@@ -30,6 +30,7 @@ func wrkAgainst(t *testing.T, handler http.Handler) (wrkResult, error) {
 }
 
 func TestWrkScriptReportsWhatWrkMeasured(t *testing.T) {
+	testkit.FullTier(t)
 	var served atomic.Int64
 	r, err := wrkAgainst(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		served.Add(1)
@@ -51,6 +52,7 @@ func TestWrkScriptReportsWhatWrkMeasured(t *testing.T) {
 }
 
 func TestWrkErrorStatusesAreNotThroughput(t *testing.T) {
+	testkit.FullTier(t)
 	_, err := wrkAgainst(t, http.NotFoundHandler())
 	if err == nil || !strings.Contains(err.Error(), "no successful response") {
 		t.Errorf("a server answering only 404 gave %v, want an error saying no response succeeded", err)
@@ -119,6 +121,7 @@ func cpusAllowed(status string) string {
 }
 
 func TestServerStartMeasureStop(t *testing.T) {
+	testkit.FullTier(t)
 	bin := filepath.Join(t.TempDir(), "bare")
 	if out, err := exec.Command("go", "build", "-o", bin, "./bare").CombinedOutput(); err != nil {
 		t.Fatalf("building ./bare: %v\n%s", err, out)

@@ -79,6 +79,7 @@ func attempts(t *testing.T, stdout string) int {
 }
 
 func TestExpectedReleaseIsVerifiedWithASummary(t *testing.T) {
+	testkit.FullTier(t)
 	base := startService(t, "FLY_IMAGE_REF="+imageRef(newRelease), "FLY_MACHINE_ID=148e21ea7e5e89", "FLY_REGION=ams")
 	env := actionsEnv(t)
 
@@ -115,6 +116,7 @@ func TestExpectedReleaseIsVerifiedWithASummary(t *testing.T) {
 }
 
 func TestVersionFieldMatchesWhenNoImageRef(t *testing.T) {
+	testkit.FullTier(t)
 	base := startService(t) // no FLY_IMAGE_REF: only the linked version names the release
 	inv := runVerify(map[string]string{}, "--url", base, "--expect-release", builtVersion, "--timeout", "5s")
 	if inv.code != exitOK {
@@ -129,6 +131,7 @@ func TestVersionFieldMatchesWhenNoImageRef(t *testing.T) {
 }
 
 func TestRolloutSwitchingFromOldToNewRelease(t *testing.T) {
+	testkit.FullTier(t)
 	oldBase := startService(t, "FLY_IMAGE_REF="+imageRef(oldRelease))
 	newBase := startService(t, "FLY_IMAGE_REF="+imageRef(newRelease))
 	proxy := switchingProxy(t, oldBase, newBase, 1500*time.Millisecond)
@@ -148,6 +151,7 @@ func TestRolloutSwitchingFromOldToNewRelease(t *testing.T) {
 }
 
 func TestReleaseThatNeverArrivesNamesTheOldOneAndKeepsTheDeadline(t *testing.T) {
+	testkit.FullTier(t)
 	base := startService(t, "FLY_IMAGE_REF="+imageRef(oldRelease), "FLY_MACHINE_ID=e286065f969386", "FLY_REGION=fra")
 	env := actionsEnv(t)
 	timeout := 2 * time.Second
@@ -180,6 +184,7 @@ func TestReleaseThatNeverArrivesNamesTheOldOneAndKeepsTheDeadline(t *testing.T) 
 }
 
 func TestServiceUnavailableThenRecovery(t *testing.T) {
+	testkit.FullTier(t)
 	base := startService(t, "FLY_IMAGE_REF="+imageRef(newRelease))
 	proxy := failingFirstProxy(t, base, 2)
 
@@ -194,6 +199,7 @@ func TestServiceUnavailableThenRecovery(t *testing.T) {
 }
 
 func TestPersistent5xxIsReported(t *testing.T) {
+	testkit.FullTier(t)
 	base := startService(t, "FLY_IMAGE_REF="+imageRef(newRelease))
 	proxy := failingFirstProxy(t, base, 1<<30)
 
@@ -209,6 +215,7 @@ func TestPersistent5xxIsReported(t *testing.T) {
 }
 
 func TestDeadPortSaysConnectionRefused(t *testing.T) {
+	testkit.FullTier(t)
 	base := "http://127.0.0.1:" + testkit.FreePort(t)
 	inv := runVerify(map[string]string{}, "--url", base, "--expect-release", newRelease, "--timeout", "1s")
 	if inv.code != exitFail {
@@ -224,6 +231,7 @@ func TestDeadPortSaysConnectionRefused(t *testing.T) {
 }
 
 func TestSilentServerIsCutOffAtTheDeadline(t *testing.T) {
+	testkit.FullTier(t)
 	base := silentListener(t)
 	timeout := 1500 * time.Millisecond
 	inv := runVerify(map[string]string{}, "--url", base, "--expect-release", newRelease, "--timeout", timeout.String())
@@ -273,6 +281,7 @@ func TestHelpExitsZero(t *testing.T) {
 }
 
 func TestWrapperKeepsTheExitCode(t *testing.T) {
+	testkit.FullTier(t)
 	root := filepath.Join("..", "..")
 	cmd := execCommand(filepath.Join(root, "verify"), "--bogus")
 	err := cmd.Run()

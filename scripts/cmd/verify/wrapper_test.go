@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"scripts/internal/testkit"
 )
 
 func wrapperPath(t *testing.T) string {
@@ -18,6 +20,7 @@ func wrapperPath(t *testing.T) string {
 }
 
 func TestWrapperWithoutGoSaysSoAndExits2(t *testing.T) {
+	testkit.FullTier(t)
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Fatalf("bash not found: %v", err)
@@ -39,6 +42,7 @@ func TestWrapperWithoutGoSaysSoAndExits2(t *testing.T) {
 }
 
 func TestWrapperBuildsOnceIntoTheBinDirAndReusesIt(t *testing.T) {
+	testkit.FullTier(t)
 	binDir := t.TempDir()
 	run := func(args ...string) (string, int) {
 		cmd := execCommand(wrapperPath(t), args...)
@@ -64,6 +68,7 @@ func TestWrapperBuildsOnceIntoTheBinDirAndReusesIt(t *testing.T) {
 }
 
 func TestWrapperRejectsAMissingBinDir(t *testing.T) {
+	testkit.FullTier(t)
 	cmd := execCommand(wrapperPath(t), "-h")
 	cmd.Env = append(os.Environ(), "VERIFY_BIN_DIR="+filepath.Join(t.TempDir(), "absent"))
 	out, err := cmd.CombinedOutput()

@@ -55,6 +55,7 @@ func runCheckScript(t *testing.T, check CheckEntry, edit func(dir string)) (stri
 }
 
 func TestGofmtCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	testkit.RequireTool(t, "gofmt", "install Go")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["gofmt"]
 	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "go version go") {
@@ -69,6 +70,7 @@ func TestGofmtCheckScript(t *testing.T) {
 }
 
 func TestShellcheckCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	testkit.RequireTool(t, "shellcheck", "apt-get install -y shellcheck")
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["shellcheck"]
 	if out, err := runCheckScript(t, check, nil); err != nil || !strings.HasPrefix(out, "ShellCheck - shell script analysis tool\nversion: ") {
@@ -93,6 +95,7 @@ func TestShellcheckCheckScript(t *testing.T) {
 }
 
 func TestActionlintCheckScriptFailsWithoutWorkflows(t *testing.T) {
+	testkit.FullTier(t)
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["actionlint"]
 	// The script stops before running actionlint on anything; a stand-in
 	// answers its version line.
@@ -120,6 +123,7 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func TestClosureCheckScript(t *testing.T) {
+	testkit.FullTier(t)
 	out := evaluate(t, testRev)
 	check := out.Checks["x86_64-linux"]["closure"]
 	pkg := out.Packages["x86_64-linux"]["default"]
@@ -142,6 +146,7 @@ func TestClosureCheckScript(t *testing.T) {
 // small module (the service's own tests run in scripts/test), produce the two
 // reports CI publishes.
 func TestTestsCheckPhasesWriteReports(t *testing.T) {
+	testkit.FullTier(t)
 	check := evaluate(t, testRev).Checks["x86_64-linux"]["tests"]
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "gotestsum"), "gotest.tools/gotestsum")
@@ -156,8 +161,11 @@ func TestTestsCheckPhasesWriteReports(t *testing.T) {
 	script := "runHook() { :; }\n" + *check.CheckPhase + *check.InstallPhase
 	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", script)
 	cmd.Dir = module
+	// The phase sets HOME=$TMPDIR, which would give go test a cold build
+	// cache here; the run's own caches keep it to seconds.
 	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"TMPDIR="+tmp, "out="+out, "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
+		"TMPDIR="+tmp, "out="+out, "GOFLAGS=-mod=mod -trimpath", "GOWORK=off",
+		"GOCACHE="+goEnv(t, "GOCACHE"), "GOMODCACHE="+goEnv(t, "GOMODCACHE"))
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tests check phases failed: %v\n%s", err, output)
 	}
@@ -170,4 +178,14 @@ func TestTestsCheckPhasesWriteReports(t *testing.T) {
 			t.Errorf("%s does not report the test that needs -tags=nomsgpack:\n%.300s", report, data)
 		}
 	}
+}
+
+// goEnv is go env NAME: the caches this test run uses.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
 }
