@@ -437,8 +437,11 @@ func TestChecks(t *testing.T) {
 		if files := sourceFiles(t, checks["nixfmt"].Script); !slices.Contains(files, "flake.nix") {
 			t.Errorf("checks.%s.nixfmt source lacks flake.nix: %v", system, files)
 		}
-		if !strings.Contains(checks["closure"].Script, `"$closureInfo/store-paths"`) || !strings.Contains(checks["closure"].Script, pkg.Out) {
-			t.Errorf("checks.%s.closure must compare the closure's store paths with the package alone:\n%s", system, checks["closure"].Script)
+		buildOnly, _ := checks["closure"].Env["buildOnly"].(string)
+		for what, path := range map[string]string{"the package's Go": goPath(t, out, system), "the vendored modules": pkg.GoModules.Out} {
+			if !strings.Contains(checks["closure"].Script, `"$closureInfo/store-paths"`) || !strings.Contains(buildOnly, path) {
+				t.Errorf("checks.%s.closure must reject an image closure holding %s (%s): buildOnly = %q", system, what, path, buildOnly)
+			}
 		}
 	}
 }
@@ -515,4 +518,15 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// goPath is the store path of the Go the package builds with, as the stub
+// names it: the package's Go derivation by name.
+func goPath(t *testing.T, out *Outputs, system string) string {
+	t.Helper()
+	pkg := out.Packages[system]["default"]
+	if pkg.Go == "" {
+		t.Fatalf("packages.%s.default has no go", system)
+	}
+	return "/nix/store/stub-" + pkg.Go
 }
