@@ -263,7 +263,9 @@ func TestImageUserAndHomeAgreeWithTheFlake(t *testing.T) {
 // Production has no shell; the debug root is the image root plus one.
 func TestOnlyTheDebugRootHasAShell(t *testing.T) {
 	image, debug := mustFlakeRoot(t, "image-root").Spec, mustFlakeRoot(t, "debug-root").Spec
-	isShell := func(p string) bool { return slices.Contains([]string{"sh", "bash", "ash", "dash", "busybox"}, path.Base(p)) }
+	isShell := func(p string) bool {
+		return slices.Contains([]string{"sh", "bash", "ash", "dash", "busybox"}, path.Base(p))
+	}
 	for link, target := range image.Links {
 		if isShell(link) || isShell(target) {
 			t.Errorf("the image root links %s -> %s, a shell: production keeps shells out; put it in the debug root only", link, target)
