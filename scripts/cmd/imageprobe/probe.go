@@ -36,12 +36,12 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("imageprobe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.user, "user", "", "the user name the image runs as (its USER's /etc/passwd entry)")
+	fs.StringVar(&cfg.user, "user", "", "the user name the image's USER must have in /etc/passwd (default: any entry)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	if cfg.user == "" || fs.NArg() > 0 {
-		return cfg, errors.New("usage: imageprobe -user NAME")
+	if fs.NArg() > 0 {
+		return cfg, errors.New("usage: imageprobe [-user NAME]")
 	}
 	return cfg, nil
 }
@@ -58,7 +58,7 @@ func probes(cfg config) []probe {
 		{"CA roots: a public chain verifies against the system pool", "HTTPS calls would fail (no CA roots at /etc/ssl/certs/ca-certificates.crt)", verifyChain},
 		{"time zones: " + dstZone + " loads with DST", "time zones would not load (time.LoadLocation; no zoneinfo at /usr/share/zoneinfo)", loadZone},
 		{"temp files: os.CreateTemp(\"\") writes in a world-writable sticky " + os.TempDir(), "temp files would fail (os.CreateTemp, gin's multipart uploads over MaxMultipartMemory; no /tmp with mode 1777)", tempFile},
-		{"user: user.Current is " + cfg.user, "user lookups would fail (user.Current; no /etc/passwd entry for the image's USER)", func() error { return currentUser(cfg.user) }},
+		{"user: user.Current has an /etc/passwd entry " + cfg.user, "user lookups would fail (user.Current; no /etc/passwd entry for the image's USER)", func() error { return currentUser(cfg.user) }},
 		{"group: the user's group resolves", "group lookups would fail (user.LookupGroupId; no /etc/group entry)", userGroup},
 		{"home: $HOME is the user's home and writable", "the home directory would be missing or read-only (os.UserHomeDir: SDK config and caches)", homeDir},
 	}
@@ -131,7 +131,7 @@ func currentUser(want string) error {
 	if err != nil {
 		return err
 	}
-	if u.Username != want {
+	if u.Username == "" || want != "" && u.Username != want {
 		return fmt.Errorf("uid %s is %q, want %q", u.Uid, u.Username, want)
 	}
 	return nil
