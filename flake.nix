@@ -413,6 +413,7 @@
               ''
                 found=0
                 while read -r name path; do
+                  [ -n "$path" ] || continue
                   if grep -qxF "$path" "$closureInfo/store-paths"; then
                     echo "The image would carry $name ($path), which only builds the service: find what refers to it with nix why-depends .#image-root $path and drop that reference (keep allowGoReference off; link C libraries, not the compiler)" >&2
                     found=1

@@ -1,6 +1,7 @@
 package flake
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,6 +146,39 @@ func TestClosureCheckScript(t *testing.T) {
 		if err == nil || !strings.Contains(output, "The image would carry") || !strings.Contains(output, path) {
 			t.Errorf("closure check passed an image that carries %s (%s) (err %v):\n%s", what, path, err, output)
 		}
+	}
+}
+
+// The closure check on what the image root refers to, as the stub can tell
+// it (each link's store path; real Nix adds their closures): a runtime
+// package that is, or brings, what only builds the service fails here.
+func TestClosureCheckAcceptsTheImageRootsReferences(t *testing.T) {
+	out := evaluate(t, testRev)
+	check := out.Checks["x86_64-linux"]["closure"]
+	root, ok := out.Roots["x86_64-linux"]["image-root"]
+	if !ok {
+		t.Fatal("flake.nix has no packages.x86_64-linux.image-root")
+	}
+	var spec struct {
+		Links map[string]string `json:"links"`
+	}
+	specJSON, _ := root.Env["spec"].(string)
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		t.Fatalf("image-root has no JSON spec: %v", err)
+	}
+	paths := []string{"/nix/store/stub-" + root.Name}
+	for _, target := range spec.Links {
+		if rest, found := strings.CutPrefix(target, "/nix/store/"); found {
+			paths = append(paths, "/nix/store/"+strings.SplitN(rest, "/", 2)[0])
+		}
+	}
+	info := t.TempDir()
+	writeFile(t, filepath.Join(info, "store-paths"), strings.Join(paths, "\n")+"\n")
+	buildOnly, _ := check.Env["buildOnly"].(string)
+	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", check.Script)
+	cmd.Env = append(os.Environ(), "closureInfo="+info, "buildOnly="+buildOnly, "out="+filepath.Join(t.TempDir(), "out"))
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("checks.closure rejects the image root's own references %v: %v\n%s", paths, err, output)
 	}
 }
 
