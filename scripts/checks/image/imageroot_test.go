@@ -1,6 +1,7 @@
 package image
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,7 +166,9 @@ func provide(t *testing.T, root, target string) {
 	}
 	pkg := flakePackage(t)
 	if target == pkg.Out+"/bin/"+pkg.Meta.MainProgram {
-		copyFile(t, servicebuild.Binary(t, "image-check"), dst)
+		binary := servicebuild.Binary(t, "image-check")
+		copyFile(t, binary, dst)
+		provideLibraries(t, root, binary)
 		return
 	}
 	host, what := "", ""
@@ -183,6 +186,7 @@ func provide(t *testing.T, root, target string) {
 			t.Fatalf("the image root links %s, a runtime program; this test stands in the host's %s for it, and there is none: install it", target, name)
 		}
 		host, what = found, "the host's "+name+" for a runtime program"
+		provideLibraries(t, root, found)
 	} else {
 		t.Fatalf("the image root links %s, which has no host stand-in here: add one to standIns (scripts/checks/image/imageroot_test.go)", target)
 	}
@@ -341,4 +345,39 @@ func maps(m map[string]string, key string) map[string]string {
 		}
 	}
 	return out
+}
+
+// provideLibraries stands in the host's shared libraries for a dynamic
+// binary (cgo on): in the image, the package's closure brings nixpkgs'
+// glibc and C libraries; here ldd's answer for the host build does.
+func provideLibraries(t *testing.T, root, binary string) {
+	t.Helper()
+	f, err := elf.Open(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		return // static
+	}
+	ldd := testkit.RequireTool(t, "ldd", "apt-get install libc-bin")
+	out, err := exec.Command(ldd, binary).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", binary, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, field := range strings.Fields(line) {
+			if !strings.HasPrefix(field, "/") {
+				continue
+			}
+			dst := filepath.Join(root, field)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if output, err := exec.Command("cp", "-L", field, dst).CombinedOutput(); err != nil {
+				t.Fatalf("copying %s: %v\n%s", field, err, output)
+			}
+			t.Logf("stand-in: the host's %s for the package's C libraries (the image's closure holds nixpkgs')", field)
+		}
+	}
 }

@@ -188,8 +188,11 @@ func TestPackageArguments(t *testing.T) {
 		if p.Version != testRev || !slices.ContainsFunc(p.LDFlags, func(f string) bool { return strings.HasPrefix(f, "-X ") && strings.HasSuffix(f, "="+testRev) }) {
 			t.Errorf("%s: version %q, ldflags %v; want self.shortRev %q in both", system, p.Version, p.LDFlags, testRev)
 		}
-		if cgo, ok := p.Env["CGO_ENABLED"].(float64); !ok || cgo != 0 {
-			t.Errorf("%s: env.CGO_ENABLED = %v, want 0 (a static binary for the scratch image)", system, p.Env["CGO_ENABLED"])
+		// Explicit either way: 0 (the template, a static binary) or 1 for a
+		// C library, whose libraries the image root's closure then carries;
+		// unset, buildGoModule takes Go's default and links glibc unasked.
+		if cgo, ok := p.Env["CGO_ENABLED"].(float64); !ok || cgo != 0 && cgo != 1 {
+			t.Errorf("%s: env.CGO_ENABLED = %v, want 0 (a static binary) or 1 (cgo for a C library, see README's Adding a runtime dependency)", system, p.Env["CGO_ENABLED"])
 		}
 		if p.GoSum == nil || filepath.Base(*p.GoSum) != "go.sum" {
 			t.Errorf("%s: goSum = %v, want ./go.sum (a changed go.sum then renames the vendored modules)", system, p.GoSum)
