@@ -106,7 +106,8 @@
         pkgs: service:
         let
           # tzdata without right/ (leap-second zones, as large as the rest).
-          zoneinfo = pkgs.runCommand "zoneinfo" { } ''
+          # zic's links are relative: the copy must not refer to tzdata.
+          zoneinfo = pkgs.runCommand "zoneinfo" { disallowedReferences = [ pkgs.tzdata ]; } ''
             cp -R ${pkgs.tzdata}/share/zoneinfo $out
             chmod -R u+w $out
             rm -r $out/right
@@ -153,8 +154,8 @@
       # The spec as a tree: $out/root (links and files) and $out/dirs (one
       # "mode uid gid path" line each), which the Dockerfile copies and makes.
       imageRootFor =
-        pkgs: name: spec:
-        pkgs.runCommand name
+        pkgs: service: name: spec:
+        pkgs.runCommand "${service.pname}-${name}"
           {
             nativeBuildInputs = [ pkgs.jq ];
             spec = builtins.toJSON spec;
@@ -198,8 +199,8 @@
         in
         {
           default = service;
-          image-root = imageRootFor pkgs "${service.pname}-image-root" (imageRootSpecFor pkgs service);
-          debug-root = imageRootFor pkgs "${service.pname}-debug-root" (debugRootSpecFor pkgs service);
+          image-root = imageRootFor pkgs service "image-root" (imageRootSpecFor pkgs service);
+          debug-root = imageRootFor pkgs service "debug-root" (debugRootSpecFor pkgs service);
         }
       );
 
@@ -401,7 +402,9 @@
           closure =
             pkgs.runCommand "${service.pname}-closure"
               {
-                closureInfo = pkgs.closureInfo { rootPaths = [ self.packages.${system}.image-root ]; };
+                closureInfo = pkgs.closureInfo {
+                  rootPaths = [ self.packages.${system}.image-root ];
+                };
                 buildOnly = lib.concatMapStrings (d: "${d.name} ${d}\n") [
                   service.go
                   service.goModules
