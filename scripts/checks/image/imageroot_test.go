@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
 	"scripts/internal/flake"
 	"scripts/internal/servicebuild"
 	"scripts/internal/testkit"
@@ -250,7 +252,7 @@ func runProbe(t *testing.T, root string, img runtimeImage, user string) (string,
 // entry, ENV HOME is its home, and that home is a directory of the root
 // owned by the user.
 func TestImageUserAndHomeAgreeWithTheFlake(t *testing.T) {
-	img, spec := mustImage(t), mustFlakeRoot(t, "image-root").Spec
+	img, spec := mustImage(t), productionRoot(t).Spec
 	name, home, ok := passwdEntry(spec.Files["etc/passwd"], img.UID)
 	if !ok {
 		t.Fatalf("the Dockerfile's USER %d has no entry in the flake's etc/passwd (imageRootSpecFor): user.Current fails; add one", img.UID)
@@ -264,9 +266,44 @@ func TestImageUserAndHomeAgreeWithTheFlake(t *testing.T) {
 	}
 }
 
+// stageRoot is the flake attribute (a root) that the stage named stage
+// builds with nix build .#<attr>, as the Dockerfile says.
+func stageRoot(t *testing.T, stage string) string {
+	t.Helper()
+	d := mustDockerfile(t)
+	i := stageNamed(t, d, stage)
+	var attrs []string
+	for _, c := range d.stages[i].Commands {
+		run, ok := c.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
+		cmds, _ := simpleCommands(run.CmdLine)
+		for _, cmd := range cmds {
+			if hasPrefixWords(cmd.words, "nix", "build") && !slices.Contains(cmd.words, "--inputs-from") {
+				for _, i := range installables(cmd.words[2:]) {
+					attrs = append(attrs, strings.TrimPrefix(i, ".#"))
+				}
+			}
+		}
+	}
+	if len(attrs) != 1 {
+		t.Fatalf("stage %s builds %v: want one root of the flake (nix build .#<root>)", stage, attrs)
+	}
+	return attrs[0]
+}
+
+// The image's root: what the stage the final stage copies from builds.
+func productionRoot(t *testing.T) flakeRoot {
+	t.Helper()
+	return mustFlakeRoot(t, stageRoot(t, mustImage(t).From))
+}
+
 // Production has no shell; the debug root is the image root plus one.
 func TestOnlyTheDebugRootHasAShell(t *testing.T) {
-	image, debug := mustFlakeRoot(t, "image-root").Spec, mustFlakeRoot(t, "debug-root").Spec
+	d := mustDockerfile(t)
+	debugFrom := checkFinalStage(d.stages[stageNamed(t, d, debugStage)], "debug stage", new(problems)).From
+	image, debug := productionRoot(t).Spec, mustFlakeRoot(t, stageRoot(t, debugFrom)).Spec
 	isShell := func(p string) bool {
 		return slices.Contains([]string{"sh", "bash", "ash", "dash", "busybox"}, path.Base(p))
 	}
@@ -291,7 +328,7 @@ func TestOnlyTheDebugRootHasAShell(t *testing.T) {
 // Taking any one part out of the flake's declaration turns the probe red,
 // with a message saying what a service would lose.
 func TestEveryPartOfTheImageRootIsNeeded(t *testing.T) {
-	img, r := mustImage(t), mustFlakeRoot(t, "image-root")
+	img, r := mustImage(t), productionRoot(t)
 	user, _, _ := passwdEntry(r.Spec.Files["etc/passwd"], img.UID)
 	type part struct {
 		name string

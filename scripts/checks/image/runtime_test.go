@@ -48,7 +48,7 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	if cfg.HTTPService == nil || len(cfg.HTTPService.Checks) == 0 {
 		t.Fatal("fly.toml has no [[http_service.checks]]: nothing says how Fly sees the service healthy")
 	}
-	r := mustFlakeRoot(t, "image-root")
+	r := productionRoot(t)
 	root := layOut(t, r, r.Spec)
 	user, _, ok := passwdEntry(r.Spec.Files["etc/passwd"], img.UID)
 	if !ok {
