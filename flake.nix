@@ -278,7 +278,7 @@
               ''
                 cd ${src}
                 ${script}
-                touch $out
+                touch "$out"
               '';
 
           # A check that runs in the package's own build environment: same Go,
@@ -423,7 +423,7 @@
                   fi
                 done <<<"$buildOnly"
                 [ "$found" = 0 ]
-                touch $out
+                touch "$out"
               '';
         }
       );
