@@ -77,9 +77,10 @@
           # The build log says which Go built the package, as every check's does.
           preBuild = "go version";
 
-          # No cgo: a static binary whose closure is itself alone. -trimpath
-          # comes from buildGoModule (allowGoReference = false), which also
-          # refuses any reference to Go in the output.
+          # No cgo: a static binary (README, "Adding a runtime dependency",
+          # for a C library). -trimpath comes from buildGoModule
+          # (allowGoReference = false), which also refuses any reference to
+          # Go in the output.
           env.CGO_ENABLED = 0;
           tags = [ "nomsgpack" ];
           ldflags = [
