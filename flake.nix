@@ -200,6 +200,9 @@
         in
         {
           default = service;
+        }
+        # Images are Linux: busybox and the roots build on Linux systems only.
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
           image-root = imageRootFor pkgs service "image-root" (imageRootSpecFor pkgs service);
           debug-root = imageRootFor pkgs service "debug-root" (debugRootSpecFor pkgs service);
         }
@@ -397,9 +400,11 @@
             find . -name '*.nix' -exec nixfmt --check {} +
           '';
 
-          # The image ships its root's closure, which may hold what the
-          # service runs (its runtime packages, a C library through cgo) but
-          # never what only builds it.
+        }
+        # The image ships its root's closure, which may hold what the
+        # service runs (its runtime packages, a C library through cgo) but
+        # never what only builds it.
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
           closure =
             pkgs.runCommand "${service.pname}-closure"
               {

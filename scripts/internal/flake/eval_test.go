@@ -406,7 +406,16 @@ func TestChecks(t *testing.T) {
 		if !slices.ContainsFunc(slices.Collect(mapValues(checks)), func(c CheckEntry) bool { return c.Out == pkg.Out }) {
 			t.Errorf("checks.%s has no check that builds the package %s (nix flake check only evaluates packages)", system, pkg.Out)
 		}
-		for _, name := range []string{"tests", "vet", "golangci-lint", "gofmt", "actionlint", "shellcheck", "nixfmt", "closure"} {
+		want := []string{"tests", "vet", "golangci-lint", "gofmt", "actionlint", "shellcheck", "nixfmt"}
+		// The image and its closure check exist where images are built: Linux.
+		linux := strings.HasSuffix(system, "-linux")
+		if linux {
+			want = append(want, "closure")
+		}
+		if _, ok := out.Roots[system]["image-root"]; ok != linux {
+			t.Errorf("packages.%s has image-root %v, want it exactly on Linux systems", system, ok)
+		}
+		for _, name := range want {
 			if _, ok := checks[name]; !ok {
 				t.Errorf("checks.%s has no %s check: %v", system, name, keys(checks))
 			}
@@ -439,6 +448,9 @@ func TestChecks(t *testing.T) {
 		}
 		if files := sourceFiles(t, checks["nixfmt"].Script); !slices.Contains(files, "flake.nix") {
 			t.Errorf("checks.%s.nixfmt source lacks flake.nix: %v", system, files)
+		}
+		if !linux {
+			continue
 		}
 		buildOnly, _ := checks["closure"].Env["buildOnly"].(string)
 		for what, path := range map[string]string{"the package's Go": goPath(t, out, system), "the vendored modules": pkg.GoModules.Out} {

@@ -152,6 +152,7 @@ let
     concatMapStrings = f: list: builtins.concatStringsSep "" (map f list);
     inherit functionArgs;
     throwIf = cond: msg: if cond then throw msg else x: x;
+    optionalAttrs = cond: set: if cond then set else { };
     # lib/meta.nix: without meta.mainProgram, getExe warns and takes the name.
     getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
     # lib/strings.nix
@@ -314,7 +315,10 @@ let
         cacert
         ;
       stdenv = stdenv // {
-        hostPlatform.system = system;
+        hostPlatform = {
+          inherit system;
+          isLinux = hasSuffix "-linux" system;
+        };
       };
       buildGoModule = buildGo126Module;
       golangci-lint = makeOverridable (
