@@ -77,9 +77,10 @@
           # The build log says which Go built the package, as every check's does.
           preBuild = "go version";
 
-          # No cgo: a static binary whose closure is itself alone. -trimpath
-          # comes from buildGoModule (allowGoReference = false), which also
-          # refuses any reference to Go in the output.
+          # No cgo: a static binary (README, "Adding a runtime dependency",
+          # for a C library). -trimpath comes from buildGoModule
+          # (allowGoReference = false), which also refuses any reference to
+          # Go in the output.
           env.CGO_ENABLED = 0;
           tags = [ "nomsgpack" ];
           ldflags = [
@@ -93,11 +94,119 @@
             mainProgram = finalAttrs.pname;
           };
         });
+
+      # Programs the service runs at run time (it execs them): each package's
+      # main program is linked into the image's /bin, and its closure ships.
+      runtimePackagesFor = pkgs: [ ];
+
+      # The image's root file system beside the store (docs/design.md, "The
+      # image root"): what distroless static:nonroot holds, from the pinned
+      # nixpkgs. links: path -> store path; files: path -> text; dirs: made by
+      # the Dockerfile with a mode and an owner no store path can carry.
+      imageRootSpecFor =
+        pkgs: service:
+        let
+          # tzdata without right/ (leap-second zones, as large as the rest).
+          # zic's links are relative: the copy must not refer to tzdata.
+          zoneinfo = pkgs.runCommand "zoneinfo" { disallowedReferences = [ pkgs.tzdata ]; } ''
+            cp -R ${pkgs.tzdata}/share/zoneinfo $out
+            chmod -R u+w $out
+            rm -r $out/right
+          '';
+          program = package: {
+            name = "bin/${baseNameOf (lib.getExe package)}";
+            value = lib.getExe package;
+          };
+        in
+        {
+          links = {
+            "etc/ssl/certs/ca-certificates.crt" = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
+            "usr/share/zoneinfo" = "${zoneinfo}";
+          }
+          // lib.listToAttrs (map program ([ service ] ++ runtimePackagesFor pkgs));
+          files = {
+            "etc/passwd" = ''
+              root:x:0:0:root:/root:/sbin/nologin
+              nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+              nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+            '';
+            "etc/group" = ''
+              root:x:0:
+              nobody:x:65534:
+              nonroot:x:65532:
+            '';
+          };
+          dirs = [
+            {
+              path = "tmp";
+              mode = "1777";
+              uid = 0;
+              gid = 0;
+            }
+            {
+              path = "home/nonroot";
+              mode = "0700";
+              uid = 65532;
+              gid = 65532;
+            }
+          ];
+        };
+
+      # The spec as a tree: $out/root (links and files) and $out/dirs (one
+      # "mode uid gid path" line each), which the Dockerfile copies and makes.
+      imageRootFor =
+        pkgs: service: name: spec:
+        pkgs.runCommand "${service.pname}-${name}"
+          {
+            nativeBuildInputs = [ pkgs.jq ];
+            spec = builtins.toJSON spec;
+          }
+          ''
+            mkdir -p "$out/root"
+            jq -r '.links | to_entries[] | "\(.key)\t\(.value)"' <<<"$spec" |
+              while IFS=$'\t' read -r path target; do
+                mkdir -p "$(dirname "$out/root/$path")"
+                ln -s "$target" "$out/root/$path"
+              done
+            jq -r '.files | keys[]' <<<"$spec" |
+              while read -r path; do
+                mkdir -p "$(dirname "$out/root/$path")"
+                jq -j --arg path "$path" '.files[$path]' <<<"$spec" >"$out/root/$path"
+              done
+            jq -r '.dirs[] | "\(.mode) \(.uid) \(.gid) \(.path)"' <<<"$spec" >"$out/dirs"
+          '';
+
+      # The debug target's root: the image's plus busybox's shell and tools.
+      debugRootSpecFor =
+        pkgs: service:
+        let
+          spec = imageRootSpecFor pkgs service;
+        in
+        spec
+        // {
+          links = {
+            "bin/sh" = "${pkgs.busybox}/bin/busybox";
+            "usr/bin" = "${pkgs.busybox}/bin";
+          }
+          // spec.links;
+        };
     in
     {
-      packages = forAllSystems (system: {
-        default = servicePackageFor nixpkgs.legacyPackages.${system};
-      });
+      packages = forAllSystems (
+        system:
+        let
+          pkgs = nixpkgs.legacyPackages.${system};
+          service = servicePackageFor pkgs;
+        in
+        {
+          default = service;
+        }
+        # Images are Linux: busybox and the roots build on Linux systems only.
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
+          image-root = imageRootFor pkgs service "image-root" (imageRootSpecFor pkgs service);
+          debug-root = imageRootFor pkgs service "debug-root" (debugRootSpecFor pkgs service);
+        }
+      );
 
       apps = forAllSystems (system: {
         default = {
@@ -173,7 +282,7 @@
               ''
                 cd ${src}
                 ${script}
-                touch $out
+                touch "$out"
               '';
 
           # A check that runs in the package's own build environment: same Go,
@@ -291,20 +400,36 @@
             find . -name '*.nix' -exec nixfmt --check {} +
           '';
 
-          # The package's runtime closure must be the binary alone.
+        }
+        # The image ships its root's closure, which may hold what the
+        # service runs (its runtime packages, a C library through cgo) but
+        # never what only builds it.
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
           closure =
             pkgs.runCommand "${service.pname}-closure"
               {
-                closureInfo = pkgs.closureInfo { rootPaths = [ service ]; };
+                closureInfo = pkgs.closureInfo {
+                  rootPaths = [ self.packages.${system}.image-root ];
+                };
+                buildOnly = lib.concatMapStrings (d: "${d.name} ${d}\n") [
+                  service.go
+                  service.goModules
+                  pkgs.stdenv.cc
+                  pkgs.stdenv.cc.cc
+                  pkgs.stdenv.cc.bintools
+                ];
               }
               ''
-                paths=$(cat "$closureInfo/store-paths")
-                if [ "$paths" != "${service}" ]; then
-                  echo "The package's closure must hold only ${service}; it holds:" >&2
-                  echo "$paths" >&2
-                  exit 1
-                fi
-                touch $out
+                found=0
+                while read -r name path; do
+                  [ -n "$path" ] || continue
+                  if grep -qxF "$path" "$closureInfo/store-paths"; then
+                    echo "The image would carry $name ($path), which only builds the service: find what refers to it with nix why-depends .#image-root $path and drop that reference (keep allowGoReference off; link C libraries, not the compiler)" >&2
+                    found=1
+                  fi
+                done <<<"$buildOnly"
+                [ "$found" = 0 ]
+                touch "$out"
               '';
         }
       );

@@ -3,6 +3,7 @@ package image
 import (
 	"fmt"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,12 +20,17 @@ const (
 
 var exactVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 
+// debugStage is the optional build target with a shell, for fly console.
+const debugStage = "debug"
+
 // runtimeImage is what the final stage promises: the values other checks
 // compare with fly.toml, the flake and the service.
 type runtimeImage struct {
 	Cmd        []string // exec form
 	ExposePort string
 	UID, GID   int
+	Home       string // ENV HOME
+	From       string // the stage its root is copied from
 }
 
 // problems collects what is wrong, one sentence naming the fix each.
@@ -33,18 +39,46 @@ type problems []string
 func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
 
 // checkDockerfile returns every way d breaks the image's rules, and the
-// final stage's runtime contract when that stage could be read.
+// final stage's runtime contract when that stage could be read. The stages:
+// the builder first, the production image (FROM scratch) last; between
+// them, optionally, stages built on the builder and the debug target.
 func checkDockerfile(d *dockerfile) (runtimeImage, []string) {
 	var bad problems
 	for _, w := range d.lint {
 		bad.add("BuildKit warns: %s", w)
 	}
-	if len(d.stages) != 2 {
-		bad.add("want exactly two stages (%s from %s, then scratch), found %d", builderStage, builderImage, len(d.stages))
+	if len(d.stages) < 2 {
+		bad.add("want a %s stage from %s first and the production stage FROM scratch last, found %d stage(s)", builderStage, builderImage, len(d.stages))
 		return runtimeImage{}, bad
 	}
 	checkBuilderStage(d.stages[0], &bad)
-	img := checkFinalStage(d.stages[1], &bad)
+	img := checkFinalStage(d.stages[len(d.stages)-1], "final stage", &bad)
+	if img.From != "" && img.From != builderStage {
+		bad.add("final stage: COPY must take the production root from the %s stage (--from=%s), found --from=%q: the default target is the image Fly deploys, never the debug root", builderStage, builderStage, img.From)
+	}
+	rootStages := map[string]bool{builderStage: true}
+	for _, stage := range d.stages[1 : len(d.stages)-1] {
+		switch stage.BaseName {
+		case builderStage:
+			rootStages[stage.Name] = true
+			checkRootBuild(stage, &bad)
+		case "scratch":
+			if stage.Name != debugStage {
+				bad.add("stage %q: the only FROM scratch stage before the final one is the %q target", stage.Name, debugStage)
+				continue
+			}
+			debug := checkFinalStage(stage, "debug stage", &bad)
+			if !rootStages[debug.From] {
+				bad.add("debug stage: COPY --from=%q is not a stage built FROM %s", debug.From, builderStage)
+			}
+			debug.From = img.From
+			if !reflect.DeepEqual(debug, img) {
+				bad.add("debug stage must run like the final stage (same USER, ENV HOME, EXPOSE and CMD): debug %+v, final %+v", debug, img)
+			}
+		default:
+			bad.add("stage %q is FROM %q: a stage is FROM %s (building a root) or FROM scratch (the debug target)", stage.Name, stage.BaseName, builderStage)
+		}
+	}
 	return img, bad
 }
 
@@ -59,7 +93,19 @@ func checkBuilderStage(stage instructions.Stage, bad *problems) {
 	if stage.Name != builderStage {
 		bad.add("first stage must be named %q (FROM ... AS %s), found %q", builderStage, builderStage, stage.Name)
 	}
-	var nixBuild, copiesClosure bool
+	if checkRootBuild(stage, bad) {
+		if _, problem := findToolchainStep(stage); problem != "" {
+			bad.add("%s", problem)
+		}
+	}
+}
+
+// checkRootBuild checks a stage's nix build runs and that the stage lays
+// out the root it builds: the closure, the root's tree and its dirs
+// manifest, all without naming a file of the root. It reports whether the
+// stage runs nix build at all.
+func checkRootBuild(stage instructions.Stage, bad *problems) bool {
+	var nixBuild, copiesClosure, copiesTree, makesDirs bool
 	for _, c := range stage.Commands {
 		run, ok := c.(*instructions.RunCommand)
 		if !ok {
@@ -99,17 +145,25 @@ func checkBuilderStage(stage instructions.Stage, bad *problems) {
 				}
 			case hasPrefixWords(cmd, "cp", "-a") && containsWords(cmd, "$(nix-store", "-qR", "result)"):
 				copiesClosure = true
+			case hasPrefixWords(cmd, "cp", "-a", "result/root/."):
+				copiesTree = true
+			case containsWords(cmd, "<", "result/dirs") && containsWords(cmd, "install", "-d"):
+				makesDirs = true
 			}
 		}
 	}
-	if !nixBuild {
-		bad.add("first stage must RUN nix build")
-	} else if _, problem := findToolchainStep(stage); problem != "" {
-		bad.add("%s", problem)
+	where := fmt.Sprintf("stage %q", stage.Name)
+	switch {
+	case !nixBuild:
+		bad.add("%s must RUN nix build of a root of the flake (.#image-root)", where)
+	case !copiesClosure:
+		bad.add("%s must copy the root's closure out: cp -a $(nix-store -qR result) <staging>/nix/store/", where)
+	case !copiesTree:
+		bad.add("%s must copy the root's tree: cp -a result/root/. <staging>/", where)
+	case !makesDirs:
+		bad.add("%s must make the root's directories from its manifest: while read -r mode uid gid dir; do install -d -m \"$mode\" -o \"$uid\" -g \"$gid\" \"<staging>/$dir\"; done < result/dirs", where)
 	}
-	if !copiesClosure {
-		bad.add("first stage must copy the closure out: cp -a $(nix-store -qR result) <staging>/nix/store/")
-	}
+	return nixBuild
 }
 
 // toolchainFiles are the only files the toolchain layer may see: what the
@@ -182,57 +236,73 @@ func installables(args []string) []string {
 	return out
 }
 
-func checkFinalStage(stage instructions.Stage, bad *problems) (img runtimeImage) {
+// checkFinalStage checks a FROM scratch stage that runs the service (the
+// final stage, or the debug target) and returns what it promises.
+func checkFinalStage(stage instructions.Stage, what string, bad *problems) (img runtimeImage) {
 	if stage.BaseName != "scratch" {
-		bad.add("final stage must be FROM scratch, found %q", stage.BaseName)
+		bad.add("%s must be FROM scratch, found %q", what, stage.BaseName)
 	}
 	img.UID, img.GID = -1, -1
 	for _, c := range stage.Commands {
 		switch c := c.(type) {
 		case *instructions.CopyCommand:
-			if c.From != builderStage {
-				bad.add("final stage: COPY must take the closure from the %s stage (--from=%s), found --from=%q", builderStage, builderStage, c.From)
+			if c.From == "" || img.From != "" {
+				bad.add("%s: one COPY --from=<stage> of the root it builds, found COPY --from=%q", what, c.From)
 			}
+			img.From = c.From
 		case *instructions.UserCommand:
-			img.UID, img.GID = parseUser(c.User, bad)
+			img.UID, img.GID = parseUser(c.User, what, bad)
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				if kv.Key != "HOME" {
+					bad.add("%s: ENV %s has no place in the image: its root comes from the flake, its settings from fly.toml's [env]; only HOME is set here", what, kv.Key)
+				}
+				img.Home = kv.Value
+			}
 		case *instructions.ExposeCommand:
 			if len(c.Ports) != 1 || img.ExposePort != "" {
-				bad.add("final stage must EXPOSE exactly one port, found %v", c.Ports)
+				bad.add("%s must EXPOSE exactly one port, found %v", what, c.Ports)
 				continue
 			}
 			img.ExposePort = strings.TrimSuffix(c.Ports[0], "/tcp")
 		case *instructions.CmdCommand:
 			if c.PrependShell {
-				bad.add(`final stage: CMD must be exec form (CMD ["/path/to/program"]); scratch has no shell`)
+				bad.add(`%s: CMD must be exec form (CMD ["/path/to/program"]); the image has no shell`, what)
 			}
 			img.Cmd = c.CmdLine
 		default:
-			bad.add("final stage: %s has no place in a scratch image of a static binary; only COPY, USER, EXPOSE and CMD", c.Name())
+			bad.add("%s: %s has no place in an image whose root comes from the flake; only COPY, USER, ENV HOME, EXPOSE and CMD", what, c.Name())
 		}
 	}
+	if img.From == "" {
+		bad.add("%s must COPY its root --from a stage that builds it", what)
+	}
 	if img.UID < 0 {
-		bad.add("final stage must set USER to a numeric non-root uid:gid such as 65532:65532")
+		bad.add("%s must set USER to a numeric non-root uid:gid such as 65532:65532", what)
+	}
+	if !path.IsAbs(img.Home) {
+		bad.add("%s must set ENV HOME to the home of USER's passwd entry (an absolute path): os.UserHomeDir reads $HOME only, and Fly's init is not known to set it", what)
 	}
 	if img.ExposePort == "" {
-		bad.add("final stage must EXPOSE the service's port")
+		bad.add("%s must EXPOSE the service's port", what)
 	}
 	if len(img.Cmd) == 0 || !path.IsAbs(img.Cmd[0]) {
-		bad.add("final stage must have a CMD naming the program by absolute path, found %q", img.Cmd)
+		bad.add("%s must have a CMD naming the program by absolute path, found %q", what, img.Cmd)
 	}
 	return img
 }
 
-// parseUser accepts only numeric uid:gid: scratch has no /etc/passwd to look
-// names up in.
-func parseUser(spec string, bad *problems) (uid, gid int) {
+// parseUser accepts only numeric uid:gid, which needs no /etc/passwd
+// lookup by whoever starts the image.
+func parseUser(spec, what string, bad *problems) (uid, gid int) {
 	u, g, found := strings.Cut(spec, ":")
 	uid, errU := strconv.Atoi(u)
 	gid, errG := strconv.Atoi(g)
 	switch {
 	case !found || errU != nil || errG != nil:
-		bad.add("final stage: USER %q must be numeric uid:gid (scratch has no /etc/passwd), e.g. 65532:65532", spec)
+		bad.add("%s: USER %q must be numeric uid:gid (the flake's /etc/passwd names it; Fly runs the image's numeric USER), e.g. 65532:65532", what, spec)
 	case uid == 0 || gid == 0:
-		bad.add("final stage: USER %q runs as root; use a non-root id such as 65532:65532", spec)
+		bad.add("%s: USER %q runs as root; use a non-root id such as 65532:65532", what, spec)
 	default:
 		return uid, gid
 	}

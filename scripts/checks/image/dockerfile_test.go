@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -31,10 +32,13 @@ func readMutable(t *testing.T) mutable {
 }
 
 // instruction returns the n-th (0-based; -1 for the last) instruction named
-// name (lower case), in stage (0 builder, 1 final; -1 any).
+// name (lower case), in stage (0 builder, ...; -1 any; finalStage the last).
 func (m mutable) instruction(t *testing.T, stage int, name string, n int) *parser.Node {
 	t.Helper()
 	var found []*parser.Node
+	if stage == finalStage {
+		stage = len(mustDockerfile(t).stages) - 1
+	}
 	current := -1
 	for _, node := range m.nodes {
 		v := strings.ToLower(node.Value)
@@ -53,6 +57,9 @@ func (m mutable) instruction(t *testing.T, stage int, name string, n int) *parse
 	}
 	return found[n]
 }
+
+// finalStage stands for the last stage, the production image.
+const finalStage = -2
 
 // replace returns the file with node's lines replaced by text ("" deletes).
 func (m mutable) replace(node *parser.Node, text string) string {
@@ -95,7 +102,9 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 	name := d.stages[0].Name
 	img := mustImage(t)
 	from := m.instruction(t, 0, "from", 0)
-	user := m.instruction(t, 1, "user", 0)
+	user := m.instruction(t, finalStage, "user", 0)
+	finalCopy := m.instruction(t, finalStage, "copy", 0)
+	debugUser := m.instruction(t, stageNamed(t, d, debugStage), "user", 0)
 	toolchainCopy := m.instruction(t, 0, "copy", 0)
 	toolchainRun := m.instruction(t, 0, "run", 0)
 	failsClosed, _, found := strings.Cut(toolchainRun.Original, "||")
@@ -122,12 +131,18 @@ func TestDockerfileRulesRejectBrokenCopies(t *testing.T) {
 		{"toolchain layer fails closed", m.replace(toolchainRun, failsClosed), "fail open"},
 		{"toolchain layer fails silently", m.replace(toolchainRun, failsClosed+" || true"), "fail open"},
 		{"no toolchain layer", m.replace(toolchainRun, ""), "toolchain layer"},
-		{"base not scratch", m.replace(m.instruction(t, 1, "from", 0), "FROM debian:12.7"), "scratch"},
+		{"base not scratch", m.replace(m.instruction(t, finalStage, "from", 0), "FROM debian:12.7"), "scratch"},
+		{"final stage ships the debug root", m.replace(finalCopy, "COPY --from="+debugBuilder(t, d)+" /image/ /"), "never the debug root"},
+		{"root's tree not copied", m.editRuns(t, `cp -a result/root/\. `, "cp -a result/. "), "tree"},
+		{"root's directories not made", m.editRuns(t, `install -d`, "mkdir -p"), "manifest"},
+		{"no HOME", m.replace(m.instruction(t, finalStage, "env", 0), ""), "HOME"},
+		{"debug target runs otherwise", m.replace(debugUser, "USER 1000:1000"), "run like the final stage"},
+		{"a third image", m.replace(finalCopy, finalCopy.Original+"\nFROM scratch AS other\nCOPY --from=builder /image/ /"), "debug"},
 		{"root user", m.replace(user, "USER 0:0"), "root"},
 		{"named user", m.replace(user, "USER nobody"), "numeric"},
-		{"shell-form CMD", m.replace(m.instruction(t, 1, "cmd", -1), "CMD "+strings.Join(img.Cmd, " ")), "exec form"},
+		{"shell-form CMD", m.replace(m.instruction(t, finalStage, "cmd", -1), "CMD "+strings.Join(img.Cmd, " ")), "exec form"},
 		{"extra instruction", m.replace(user, user.Original+"\nENV GIN_MODE=debug"), "ENV"},
-		{"no EXPOSE", m.replace(m.instruction(t, 1, "expose", 0), ""), "EXPOSE"},
+		{"no EXPOSE", m.replace(m.instruction(t, finalStage, "expose", 0), ""), "EXPOSE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,4 +166,28 @@ func withCopySource(copyNode *parser.Node, src string) string {
 	words := strings.Fields(copyNode.Original)
 	last := len(words) - 1
 	return strings.Join(append(words[:last:last], src, words[last]), " ")
+}
+
+// stageNamed is the index of the stage named name.
+func stageNamed(t *testing.T, d *dockerfile, name string) int {
+	t.Helper()
+	for i, s := range d.stages {
+		if s.Name == name {
+			return i
+		}
+	}
+	t.Fatalf("the Dockerfile has no stage named %q", name)
+	return -1
+}
+
+// debugBuilder is the stage the debug target copies its root from.
+func debugBuilder(t *testing.T, d *dockerfile) string {
+	t.Helper()
+	for _, c := range d.stages[stageNamed(t, d, debugStage)].Commands {
+		if c, ok := c.(*instructions.CopyCommand); ok {
+			return c.From
+		}
+	}
+	t.Fatal("the debug stage has no COPY")
+	return ""
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
 	"scripts/internal/flake"
 	"scripts/internal/testkit"
 )
@@ -91,6 +93,29 @@ func TestFlakePackageEvaluatesFromTheDockerContext(t *testing.T) {
 	}
 	if !slices.Equal(inContext.Src, pkg.Src) {
 		t.Errorf("the package's src differs in the Docker context:\n context: %v\n repository: %v", inContext.Src, pkg.Src)
+	}
+	// What the Dockerfile builds (its roots) evaluates there too.
+	roots := 0
+	for _, stage := range mustDockerfile(t).stages {
+		for _, c := range stage.Commands {
+			run, ok := c.(*instructions.RunCommand)
+			if !ok {
+				continue
+			}
+			cmds, _ := simpleCommands(run.CmdLine)
+			for _, cmd := range cmds {
+				if !hasPrefixWords(cmd.words, "nix", "build") || slices.Contains(cmd.words, "--inputs-from") {
+					continue // the toolchain layer: TestToolchainLayerRealisesTheBuildsToolchain
+				}
+				roots++
+				if _, err := evalInstallables(t, dir, installables(cmd.words[2:])); err != nil {
+					t.Errorf("stage %s builds %v, which does not evaluate from the Docker build context: %v", stage.Name, installables(cmd.words[2:]), err)
+				}
+			}
+		}
+	}
+	if roots == 0 {
+		t.Error("no nix build of the Dockerfile's stages builds a root of the flake")
 	}
 	if inContext.Version != "dev" {
 		t.Errorf("version in the Docker context = %q, want the fallback \"dev\" (no .git there)", inContext.Version)

@@ -6,14 +6,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"scripts/internal/servicebuild"
 	"scripts/internal/testkit"
 )
 
@@ -40,46 +38,42 @@ func emptyRootCommand(t *testing.T, root string, uid, gid int, argv []string) (c
 	return exec.Command(unshare, args...), false
 }
 
-// The image is the store closure plus /bin -> <store path>/bin, nothing
-// else: no /etc, /tmp, /dev, /proc, shell or libc. This builds that tree
-// with the binary built as the flake builds it, runs CMD in it and asks it
-// fly.toml's health checks.
+// The image is the flake's image root (imageRootSpecFor), laid out as the
+// Dockerfile lays it out, from the same declaration, with host stand-ins
+// where the stub nixpkgs cannot build. In it, as the image's USER with its
+// environment, the probe checks what a service needs at run time, then CMD
+// runs and answers fly.toml's health checks.
 func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	img, src, cfg := mustImage(t), mustServiceSource(t), mustFlyConfig(t)
 	if cfg.HTTPService == nil || len(cfg.HTTPService.Checks) == 0 {
 		t.Fatal("fly.toml has no [[http_service.checks]]: nothing says how Fly sees the service healthy")
 	}
-	binary := servicebuild.Binary(t, "image-check")
-
-	root := t.TempDir()
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
+	r := productionRoot(t)
+	root := layOut(t, r, r.Spec)
+	user, _, ok := passwdEntry(r.Spec.Files["etc/passwd"], img.UID)
+	if !ok {
+		t.Fatalf("the Dockerfile's USER %d has no entry in the flake's etc/passwd", img.UID)
 	}
-	program := path.Base(img.Cmd[0])
-	storeDir := "/nix/store/00000000000000000000000000000000-" + program + "-image-check"
-	if err := os.MkdirAll(filepath.Join(root, storeDir, "bin"), 0o755); err != nil {
-		t.Fatal(err)
+	output, err := runProbe(t, root, img, user)
+	if err != nil {
+		t.Fatalf("in the image root, as uid %d, a service would break:\n%s", img.UID, output)
 	}
-	copyFile(t, binary, filepath.Join(root, storeDir, "bin", program))
-	cmdDir := filepath.Join(root, path.Dir(img.Cmd[0]))
-	if err := os.MkdirAll(filepath.Dir(cmdDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(storeDir+"/bin", cmdDir); err != nil {
-		t.Fatal(err)
+	t.Logf("the probe, in the image root as uid %d:\n%s", img.UID, output)
+	if target, err := os.Readlink(filepath.Join(root, img.Cmd[0])); err != nil || !strings.HasPrefix(target, "/nix/store/") {
+		t.Fatalf("the image's CMD %s is not a link into the store in the image root (%q, %v): the flake links the package's program at bin/<mainProgram>", img.Cmd[0], target, err)
 	}
 
 	cmd, switchesUser := emptyRootCommand(t, root, img.UID, img.GID, img.Cmd)
 	// Fly sets PORT only if fly.toml says so (it does not): the default must do.
 	port := src.DefaultPort
-	cmd.Env = []string{}
+	cmd.Env = []string{"HOME=" + img.Home}
 	testkit.LockPort(t, port)
 	if !portFree(port) {
 		port = testkit.FreePort(t)
-		cmd.Env = []string{"PORT=" + port}
+		cmd.Env = append(cmd.Env, "PORT="+port)
 		t.Logf("port %s is busy on this host, so PORT=%s is set; TestOnePortEverywhere checks the default against EXPOSE", src.DefaultPort, port)
 	}
-	if len(cmd.Env) == 0 {
+	if len(cmd.Env) == 1 {
 		t.Logf("PORT unset: the service must listen on its default %s", port)
 	}
 	started := time.Now()

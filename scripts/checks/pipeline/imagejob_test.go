@@ -59,7 +59,7 @@ func TestImageJobRunsTheImageOnFlyTomlsPort(t *testing.T) {
 		t.Fatalf("ci.yml job image: no step with an id runs scripts/service-port (the port of fly.toml's internal_port)")
 	}
 	output := "steps." + portID + ".outputs.port"
-	for _, fragment := range []string{"docker run", "scripts/verify"} {
+	for _, fragment := range []string{"--publish", "scripts/verify"} {
 		found := false
 		for i, step := range steps {
 			run := get(step, "run")
@@ -128,5 +128,37 @@ func writeFile(t *testing.T, file, body string) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImageJobProbesTheRealImage: the probe (scripts/cmd/imageprobe), built
+// static, runs inside the built image as the image's own USER, so the real
+// image is proved, not only the empty-root model of it.
+func TestImageJobProbesTheRealImage(t *testing.T) {
+	steps := get(workflowNamed(t, "ci.yml").job(t, "image"), "steps").Content
+	built, probed := false, false
+	for i, step := range steps {
+		run := get(step, "run")
+		if run == nil || !strings.Contains(run.Value, "imageprobe") {
+			continue
+		}
+		switch {
+		case strings.Contains(run.Value, "go build"):
+			built = true
+			if !strings.Contains(run.Value, "CGO_ENABLED=0") || !strings.Contains(run.Value, "./cmd/imageprobe") {
+				t.Errorf("ci.yml job image step %s builds the probe without CGO_ENABLED=0 or not from scripts/cmd/imageprobe: it must run in an image without libc", stepLabel(step, i))
+			}
+		case strings.Contains(run.Value, "docker run"):
+			probed = true
+			if strings.Contains(run.Value, "--user") {
+				t.Errorf("ci.yml job image step %s runs the probe with --user: run it as the image's own USER", stepLabel(step, i))
+			}
+			if !strings.Contains(run.Value, "--volume") && !strings.Contains(run.Value, "--mount") {
+				t.Errorf("ci.yml job image step %s does not mount the probe into the container", stepLabel(step, i))
+			}
+		}
+	}
+	if !built || !probed {
+		t.Errorf("ci.yml job image must build scripts/cmd/imageprobe (built %v) and run it inside the image with docker run (run %v)", built, probed)
 	}
 }

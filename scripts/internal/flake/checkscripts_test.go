@@ -1,6 +1,7 @@
 package flake
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,23 +123,66 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// The closure check accepts what a service may ship (its runtime packages,
+// a C library and glibc through cgo) and rejects what only builds it.
 func TestClosureCheckScript(t *testing.T) {
 	testkit.FullTier(t)
 	out := evaluate(t, testRev)
 	check := out.Checks["x86_64-linux"]["closure"]
 	pkg := out.Packages["x86_64-linux"]["default"]
-	run := func(storePaths string) error {
+	buildOnly, _ := check.Env["buildOnly"].(string)
+	run := func(storePaths ...string) (string, error) {
 		info := t.TempDir()
-		writeFile(t, filepath.Join(info, "store-paths"), storePaths)
+		writeFile(t, filepath.Join(info, "store-paths"), strings.Join(storePaths, "\n")+"\n")
 		cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", check.Script)
-		cmd.Env = append(os.Environ(), "closureInfo="+info, "out="+filepath.Join(t.TempDir(), "out"))
-		return cmd.Run()
+		cmd.Env = append(os.Environ(), "closureInfo="+info, "buildOnly="+buildOnly, "out="+filepath.Join(t.TempDir(), "out"))
+		output, err := cmd.CombinedOutput()
+		return string(output), err
 	}
-	if err := run(pkg.Out + "\n"); err != nil {
-		t.Errorf("closure check fails on a closure of the package alone: %v", err)
+	shipped := []string{pkg.Out, "/nix/store/xxx-image-root", "/nix/store/xxx-nss-cacert-3.119", "/nix/store/xxx-zoneinfo",
+		"/nix/store/xxx-git-minimal-2.50.1", "/nix/store/xxx-glibc-2.40-66", "/nix/store/xxx-sqlite-3.50.2", "/nix/store/xxx-gcc-14.3.0-lib"}
+	if output, err := run(shipped...); err != nil {
+		t.Errorf("closure check rejects an image with runtime packages and a C library: %v\n%s", err, output)
 	}
-	if err := run(pkg.Out + "\n/nix/store/xxx-glibc-2.40\n"); err == nil {
-		t.Error("closure check passed a closure that holds glibc")
+	for what, path := range map[string]string{"the Go toolchain": goPath(t, out, "x86_64-linux"), "the vendored modules": pkg.GoModules.Out,
+		"the C compiler": "/nix/store/stub-gcc", "the compiler wrapper": "/nix/store/stub-gcc-wrapper", "binutils": "/nix/store/stub-binutils-wrapper"} {
+		output, err := run(append(shipped, path)...)
+		if err == nil || !strings.Contains(output, "The image would carry") || !strings.Contains(output, path) {
+			t.Errorf("closure check passed an image that carries %s (%s) (err %v):\n%s", what, path, err, output)
+		}
+	}
+}
+
+// The closure check on what the image root refers to, as the stub can tell
+// it (each link's store path; real Nix adds their closures): a runtime
+// package that is, or brings, what only builds the service fails here.
+func TestClosureCheckAcceptsTheImageRootsReferences(t *testing.T) {
+	out := evaluate(t, testRev)
+	check := out.Checks["x86_64-linux"]["closure"]
+	root, ok := out.Roots["x86_64-linux"]["image-root"]
+	if !ok {
+		t.Fatal("flake.nix has no packages.x86_64-linux.image-root")
+	}
+	var spec struct {
+		Links map[string]string `json:"links"`
+	}
+	specJSON, _ := root.Env["spec"].(string)
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		t.Fatalf("image-root has no JSON spec: %v", err)
+	}
+	paths := []string{"/nix/store/stub-" + root.Name}
+	for _, target := range spec.Links {
+		if rest, found := strings.CutPrefix(target, "/nix/store/"); found {
+			paths = append(paths, "/nix/store/"+strings.SplitN(rest, "/", 2)[0])
+		}
+	}
+	info := t.TempDir()
+	writeFile(t, filepath.Join(info, "store-paths"), strings.Join(paths, "\n")+"\n")
+	buildOnly, _ := check.Env["buildOnly"].(string)
+	cmd := exec.Command("bash", "-eu", "-o", "pipefail", "-c", check.Script)
+	cmd.Env = append(os.Environ(), "closureInfo="+info, "buildOnly="+buildOnly, "out="+filepath.Join(t.TempDir(), "out"))
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("checks.closure rejects the image root's own references %v: %v\n%s", paths, err, output)
 	}
 }
 

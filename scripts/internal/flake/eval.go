@@ -32,6 +32,9 @@ type Outputs struct {
 	Formatter   map[string]Formatter             `json:"formatter"`
 	Templates   map[string]Template              `json:"templates"`
 	Checks      map[string]map[string]CheckEntry `json:"checks"`
+	// Roots are the packages that are runCommand derivations: the image
+	// roots (image-root, debug-root), their spec in Env["spec"].
+	Roots map[string]map[string]CheckEntry `json:"roots"`
 }
 
 // Input is a flake input as declared in flake.nix.

@@ -188,8 +188,11 @@ func TestPackageArguments(t *testing.T) {
 		if p.Version != testRev || !slices.ContainsFunc(p.LDFlags, func(f string) bool { return strings.HasPrefix(f, "-X ") && strings.HasSuffix(f, "="+testRev) }) {
 			t.Errorf("%s: version %q, ldflags %v; want self.shortRev %q in both", system, p.Version, p.LDFlags, testRev)
 		}
-		if cgo, ok := p.Env["CGO_ENABLED"].(float64); !ok || cgo != 0 {
-			t.Errorf("%s: env.CGO_ENABLED = %v, want 0 (a static binary for the scratch image)", system, p.Env["CGO_ENABLED"])
+		// Explicit either way: 0 (the template, a static binary) or 1 for a
+		// C library, whose libraries the image root's closure then carries;
+		// unset, buildGoModule takes Go's default and links glibc unasked.
+		if cgo, ok := p.Env["CGO_ENABLED"].(float64); !ok || cgo != 0 && cgo != 1 {
+			t.Errorf("%s: env.CGO_ENABLED = %v, want 0 (a static binary) or 1 (cgo for a C library, see README's Adding a runtime dependency)", system, p.Env["CGO_ENABLED"])
 		}
 		if p.GoSum == nil || filepath.Base(*p.GoSum) != "go.sum" {
 			t.Errorf("%s: goSum = %v, want ./go.sum (a changed go.sum then renames the vendored modules)", system, p.GoSum)
@@ -403,7 +406,16 @@ func TestChecks(t *testing.T) {
 		if !slices.ContainsFunc(slices.Collect(mapValues(checks)), func(c CheckEntry) bool { return c.Out == pkg.Out }) {
 			t.Errorf("checks.%s has no check that builds the package %s (nix flake check only evaluates packages)", system, pkg.Out)
 		}
-		for _, name := range []string{"tests", "vet", "golangci-lint", "gofmt", "actionlint", "shellcheck", "nixfmt", "closure"} {
+		want := []string{"tests", "vet", "golangci-lint", "gofmt", "actionlint", "shellcheck", "nixfmt"}
+		// The image and its closure check exist where images are built: Linux.
+		linux := strings.HasSuffix(system, "-linux")
+		if linux {
+			want = append(want, "closure")
+		}
+		if _, ok := out.Roots[system]["image-root"]; ok != linux {
+			t.Errorf("packages.%s has image-root %v, want it exactly on Linux systems", system, ok)
+		}
+		for _, name := range want {
 			if _, ok := checks[name]; !ok {
 				t.Errorf("checks.%s has no %s check: %v", system, name, keys(checks))
 			}
@@ -437,8 +449,14 @@ func TestChecks(t *testing.T) {
 		if files := sourceFiles(t, checks["nixfmt"].Script); !slices.Contains(files, "flake.nix") {
 			t.Errorf("checks.%s.nixfmt source lacks flake.nix: %v", system, files)
 		}
-		if !strings.Contains(checks["closure"].Script, `"$closureInfo/store-paths"`) || !strings.Contains(checks["closure"].Script, pkg.Out) {
-			t.Errorf("checks.%s.closure must compare the closure's store paths with the package alone:\n%s", system, checks["closure"].Script)
+		if !linux {
+			continue
+		}
+		buildOnly, _ := checks["closure"].Env["buildOnly"].(string)
+		for what, path := range map[string]string{"the package's Go": goPath(t, out, system), "the vendored modules": pkg.GoModules.Out} {
+			if !strings.Contains(checks["closure"].Script, `"$closureInfo/store-paths"`) || !strings.Contains(buildOnly, path) {
+				t.Errorf("checks.%s.closure must reject an image closure holding %s (%s): buildOnly = %q", system, what, path, buildOnly)
+			}
 		}
 	}
 }
@@ -515,4 +533,15 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// goPath is the store path of the Go the package builds with, as the stub
+// names it: the package's Go derivation by name.
+func goPath(t *testing.T, out *Outputs, system string) string {
+	t.Helper()
+	pkg := out.Packages[system]["default"]
+	if pkg.Go == "" {
+		t.Fatalf("packages.%s.default has no go", system)
+	}
+	return "/nix/store/stub-" + pkg.Go
 }

@@ -147,10 +147,14 @@ let
       filter
       match
       attrNames
+      listToAttrs
       ;
+    concatMapStrings = f: list: builtins.concatStringsSep "" (map f list);
     inherit functionArgs;
     throwIf = cond: msg: if cond then throw msg else x: x;
-    getExe = drv: "${drv}/bin/${drv.meta.mainProgram}";
+    optionalAttrs = cond: set: if cond then set else { };
+    # lib/meta.nix: without meta.mainProgram, getExe warns and takes the name.
+    getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
     # lib/strings.nix
     fileContents = file: removeSuffix "\n" (readFile file);
   };
@@ -195,8 +199,17 @@ let
     else
       (final: prev: f);
 
-  stdenv = fakeDrv "stdenv";
-  gitMinimal = fakeDrv "gitMinimal";
+  # stdenv.cc is the cc-wrapper: passthru cc (the compiler) and bintools
+  # (pkgs/build-support/cc-wrapper/default.nix).
+  stdenv = fakeDrv "stdenv" // {
+    cc = fakeDrv "gcc-wrapper" // {
+      cc = fakeDrv "gcc";
+      bintools = fakeDrv "binutils-wrapper";
+    };
+  };
+  gitMinimal = fakeDrv "gitMinimal" // {
+    meta.mainProgram = "git";
+  };
   cacert = fakeDrv "cacert";
 
   # goModules as pkgs/build-support/go/module.nix makes it: a fixed-output
@@ -302,7 +315,10 @@ let
         cacert
         ;
       stdenv = stdenv // {
-        hostPlatform.system = system;
+        hostPlatform = {
+          inherit system;
+          isLinux = hasSuffix "-linux" system;
+        };
       };
       buildGoModule = buildGo126Module;
       golangci-lint = makeOverridable (
@@ -424,6 +440,22 @@ let
       throw "installable ${i.installable}: no such attribute"
     else
       builtins.head found;
+  filterAttrs =
+    pred: set:
+    listToAttrs (
+      concatMap (
+        name:
+        if pred name set.${name} then
+          [
+            {
+              inherit name;
+              value = set.${name};
+            }
+          ]
+        else
+          [ ]
+      ) (attrNames set)
+    );
   drvRef = d: {
     inherit (d) name;
     out = d.outPath;
@@ -439,7 +471,11 @@ in
   ) (builtins.fromJSON installables);
   inherit (flake) description inputs;
   outputNames = attrNames outputs;
-  packages = mapAttrs (_: mapAttrs (_: goDrvSummary)) outputs.packages;
+  packages = mapAttrs (_: ps: mapAttrs (_: goDrvSummary) (filterAttrs (_: d: d ? _goDrv) ps)) outputs.packages;
+  # The other packages (the image roots), as runCommand checks are summarised.
+  roots = mapAttrs (
+    _: ps: mapAttrs (_: checkSummary) (filterAttrs (_: d: !(d ? _goDrv)) ps)
+  ) outputs.packages;
   apps = outputs.apps;
   devShells = mapAttrs (_: mapAttrs (_: s: tools s._shell.packages)) outputs.devShells;
   formatter = mapAttrs (_: d: {
