@@ -104,9 +104,16 @@ func (e *edits) renameModule(oldPath, newPath string) error {
 		return fmt.Errorf("git does not track %s/go.mod: run git add -A first (the rename, like Nix, sees tracked files only)", e.root)
 	}
 	importPath := regexp.MustCompile(`"` + regexp.QuoteMeta(oldPath) + `(["/])`)
+	renamed, err := e.modulesUnder(tracked, oldPath)
+	if err != nil {
+		return err
+	}
 	for _, name := range tracked {
 		if _, err := os.Stat(filepath.Join(e.root, name)); err != nil {
 			continue // tracked but deleted in the work tree
+		}
+		if !renamed[moduleDir(tracked, name)] {
+			continue // another module's file, such as the tooling's examples
 		}
 		if path.Base(name) != "go.mod" {
 			if err := e.replace(name, importPath, `"`+newPath+"$1", false); err != nil {
@@ -122,16 +129,47 @@ func (e *edits) renameModule(oldPath, newPath string) error {
 		if err != nil {
 			return err
 		}
-		p := modfile.ModulePath(b)
-		if p != oldPath && !strings.HasPrefix(p, oldPath+"/") {
-			continue
-		}
-		if err := f.AddModuleStmt(newPath + strings.TrimPrefix(p, oldPath)); err != nil {
+		if err := f.AddModuleStmt(newPath + strings.TrimPrefix(modfile.ModulePath(b), oldPath)); err != nil {
 			return err
 		}
 		e.files[name] = modfile.Format(f.Syntax)
 	}
 	return nil
+}
+
+// modulesUnder returns the directories of the tracked modules whose path is
+// oldPath or below it: the ones a rename moves.
+func (e *edits) modulesUnder(tracked []string, oldPath string) (map[string]bool, error) {
+	dirs := map[string]bool{}
+	for _, name := range tracked {
+		if path.Base(name) != "go.mod" {
+			continue
+		}
+		b, err := e.read(name)
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return nil, err
+		}
+		if p := modfile.ModulePath(b); p == oldPath || strings.HasPrefix(p, oldPath+"/") {
+			dirs[path.Dir(name)] = true
+		}
+	}
+	return dirs, nil
+}
+
+// moduleDir is the directory of the nearest tracked go.mod at or above the
+// file's directory: the module the file belongs to.
+func moduleDir(tracked []string, name string) string {
+	for dir := path.Dir(name); ; dir = path.Dir(dir) {
+		if slices.Contains(tracked, path.Join(dir, "go.mod")) {
+			return dir
+		}
+		if dir == "." || dir == "/" {
+			return "."
+		}
+	}
 }
 
 // renameBinary renames the binary where it is written out: the string
