@@ -128,7 +128,7 @@ func TestRenameChangesEveryName(t *testing.T) {
 	if got := read(t, dir, "internal/greet/greet.go"); !strings.Contains(got, `"`+to.module+`/internal/words"`) {
 		t.Errorf("a root-module import was not renamed:\n%s", got)
 	}
-	if grep, _ := exec.Command("grep", "-rl", `"`+oldModule+`/`, dir).Output(); len(grep) > 0 {
+	if grep, _ := exec.Command("grep", "-rl", "--exclude-dir=.git", "--exclude-dir=scripts", `"`+oldModule+`/`, dir).Output(); len(grep) > 0 {
 		t.Errorf("files still import %s: %s", oldModule, grep)
 	}
 }
