@@ -14,9 +14,9 @@ WORKDIR /src
 # or vendorHash change reuses it; never wrong, only slower: it fails open.
 COPY flake.nix flake.lock ./
 
-# The cache mount keeps Nix's fetcher cache (nixpkgs) between builds; the
-# options: flakes on, seccomp filter off for restricted builders, no eval
-# cache (a fresh store never has its .drv files).
+# The cache mount keeps Nix's fetcher cache (nixpkgs) where the builder keeps
+# cache mounts between builds; the options: flakes on, seccomp filter off for
+# restricted builders, no eval cache (a fresh store never has its .drv files).
 RUN --mount=type=cache,target=/nix-cache,sharing=locked \
     NIX_CACHE_HOME=/nix-cache nix build \
       --extra-experimental-features "nix-command flakes" \

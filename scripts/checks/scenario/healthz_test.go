@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -49,6 +50,13 @@ func TestServiceWithItsOwnHealthCheckAndNoPingIsVerified(t *testing.T) {
 	if passed, out := runChecks(t, dir); !passed {
 		t.Errorf("with /healthz as the health check and no /ping, the checks fail:\n%s", failures(out))
 	}
+	// What the flake checks run on the service (tests, vet, gofmt), with its build tags.
+	tags := strings.TrimSpace(run(t, scriptsDir(t), []string{"SCRIPTS_REPO_ROOT=" + dir}, "go", "run", "./cmd/flakeattr", "tags"))
+	run(t, dir, nil, "go", "vet", "-tags", tags, "./...")
+	run(t, dir, nil, "go", "test", "-count=1", "-tags", tags, "./...")
+	if unformatted := strings.TrimSpace(run(t, dir, nil, "gofmt", "-l", ".")); unformatted != "" {
+		t.Errorf("gofmt would change %s", unformatted)
+	}
 
 	// CI's image job: the service started with FLY_IMAGE_REF, then
 	// scripts/verify from the repository root, as ci.yml runs it.
@@ -61,6 +69,11 @@ func TestServiceWithItsOwnHealthCheckAndNoPingIsVerified(t *testing.T) {
 	out := run(t, dir, nil, filepath.Join(dir, "scripts", "verify"), "--url", base, "--expect-release", release, "--timeout", "1m")
 	if want := "(health checks of fly.toml: GET /healthz 200;"; !strings.Contains(out, want) {
 		t.Errorf("scripts/verify in the image job's way: output lacks %q:\n%s", want, out)
+	}
+	if resp, err := http.Get(base + "/ping"); err != nil {
+		t.Errorf("GET /ping: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /ping answered %d after the edit, want 404: the scenario did not drop /ping", resp.StatusCode)
 	}
 
 	// The deploy's verification, through scripts/deploy and the stand-in flyctl.

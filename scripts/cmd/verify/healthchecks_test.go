@@ -141,3 +141,18 @@ func TestBadFlyTomlIsAUsageError(t *testing.T) {
 		})
 	}
 }
+
+func TestAServiceWithoutVersionIsToldToKeepIt(t *testing.T) {
+	config := writeFlyToml(t, "[[http_service.checks]]\n  path = \"/healthz\"\n")
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+
+	inv := runVerify(map[string]string{}, "--url", srv.URL, "--expect-release", newRelease, "--config", config, "--timeout", "1500ms")
+
+	if inv.code != exitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s", inv.code, &inv.stdout)
+	}
+	if want := "the service must serve /version (keep it when you replace /ping)"; !strings.Contains(inv.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, &inv.stderr)
+	}
+}

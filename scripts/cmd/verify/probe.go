@@ -180,6 +180,8 @@ func endpointProblem(r endpointResult, base string, check bool) string {
 		return ""
 	case r.status >= 300 && r.status < 400:
 		return fmt.Sprintf("%s answered HTTP %d %s, a redirect, which Fly's checks do not follow: point the check at the path that answers", r.name, r.status, http.StatusText(r.status))
+	case r.status == http.StatusNotFound && !check:
+		return fmt.Sprintf("%s answered HTTP 404 Not Found: the service must serve /version (keep it when you replace /ping), or something else is serving %s", r.name, base)
 	case r.status == http.StatusNotFound:
 		return fmt.Sprintf("%s answered HTTP 404 Not Found: is the path right, or is something else serving %s?", r.name, base)
 	case check:
