@@ -184,8 +184,11 @@
         in
         spec
         // {
+          # fly console's machine runs /bin/sleep inf (flyctl's
+          # ToConsoleMachineConfig), then the shell.
           links = {
             "bin/sh" = "${pkgs.busybox}/bin/busybox";
+            "bin/sleep" = "${pkgs.busybox}/bin/busybox";
             "usr/bin" = "${pkgs.busybox}/bin";
           }
           // spec.links;
@@ -399,7 +402,6 @@
             nixfmt --version
             find . -name '*.nix' -exec nixfmt --check {} +
           '';
-
         }
         # The image ships its root's closure, which may hold what the
         # service runs (its runtime packages, a C library through cgo) but
@@ -417,6 +419,9 @@
                   pkgs.stdenv.cc
                   pkgs.stdenv.cc.cc
                   pkgs.stdenv.cc.bintools
+                  pkgs.stdenv.cc.bintools.bintools
+                  pkgs.gnumake
+                  pkgs.patchelf
                 ];
               }
               ''

@@ -315,6 +315,12 @@ func TestOnlyTheDebugRootHasAShell(t *testing.T) {
 	if !isShell(debug.Links["bin/sh"]) {
 		t.Errorf("the debug root has no shell at bin/sh (links %v): fly console --build-target debug needs one", debug.Links)
 	}
+	// fly console starts its machine with init exec /bin/sleep inf (flyctl
+	// v0.4.87 internal/appconfig, ToConsoleMachineConfig): without it the
+	// console machine never starts.
+	if _, ok := debug.Links["bin/sleep"]; !ok {
+		t.Errorf("the debug root has no bin/sleep (links %v): fly console's machine runs /bin/sleep inf as its init command", debug.Links)
+	}
 	for link, target := range image.Links {
 		if debug.Links[link] != target {
 			t.Errorf("the debug root differs from the image root at %s (%s, want %s): it must be the same root plus busybox", link, debug.Links[link], target)
@@ -358,6 +364,10 @@ func TestEveryPartOfTheImageRootIsNeeded(t *testing.T) {
 	}
 	if len(parts) < 5 {
 		t.Fatalf("the image root declares only %d parts besides its programs; want the CA roots, zoneinfo, passwd, group, /tmp and the home", len(parts))
+	}
+	// Each part's removal proves something only if the whole root passes.
+	if output, err := runProbe(t, layOut(t, r, r.Spec), img, user); err != nil {
+		t.Fatalf("the probe fails in the whole image root, so removing a part proves nothing (TestImageRunsFromAnEmptyRoot says why):\n%s", output)
 	}
 	for _, p := range parts {
 		t.Run(p.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func TestRuntimeDependenciesThroughTheFlakePass(t *testing.T) {
 		}},
 		{name: "a C library through cgo", edit: func(t *testing.T, dir string) {
 			edit(t, dir, "flake.nix", `env\.CGO_ENABLED = 0;`, "env.CGO_ENABLED = 1;\n          buildInputs = [ pkgs.sqlite ];")
-			edit(t, dir, "flake.nix", `tags = \[ "nomsgpack" \];`, `tags = [ "nomsgpack" "libsqlite3" ];`)
+			edit(t, dir, "flake.nix", `tags = \[ "nomsgpack" \];`, "tags = [\n            \"nomsgpack\"\n            \"libsqlite3\"\n          ];")
 		}},
 	}
 	for _, s := range scenarios {

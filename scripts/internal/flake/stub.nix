@@ -200,11 +200,14 @@ let
       (final: prev: f);
 
   # stdenv.cc is the cc-wrapper: passthru cc (the compiler) and bintools
-  # (pkgs/build-support/cc-wrapper/default.nix).
+  # (pkgs/build-support/cc-wrapper/default.nix), the bintools-wrapper with
+  # passthru bintools, the unwrapped binutils (bintools-wrapper/default.nix).
   stdenv = fakeDrv "stdenv" // {
     cc = fakeDrv "gcc-wrapper" // {
       cc = fakeDrv "gcc";
-      bintools = fakeDrv "binutils-wrapper";
+      bintools = fakeDrv "binutils-wrapper" // {
+        bintools = fakeDrv "binutils";
+      };
     };
   };
   gitMinimal = fakeDrv "gitMinimal" // {

@@ -5,6 +5,7 @@ package testkit
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -92,10 +93,15 @@ func FreePort(t testing.TB) string {
 // same checks on several copies at once.
 func LockPort(t testing.TB, port string) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "service-port-"+port+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	name := filepath.Join(os.TempDir(), "service-port-"+port+".lock")
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.Open(name) // another user's lock file: flock needs only a descriptor
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = f.Chmod(0o666) // the umask's 0644 would shut other users out
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
 		t.Fatal(err)
