@@ -1,5 +1,6 @@
 // Command imageprobe checks, from inside an image, what a service built on
-// it would do at run time: HTTPS to a public host (the system CA roots), a
+// it would do at run time: verify a public certificate chain against the
+// system CA roots (what HTTPS to a public host needs), a
 // time zone with DST, a temp file, its user, group and home directory. Each
 // failure says what the service would lose. Build it static (CGO_ENABLED=0)
 // and run it as the image's USER, with the image's environment.
