@@ -332,8 +332,10 @@ func TestOnlyTheDebugRootHasAShell(t *testing.T) {
 }
 
 // Taking any one part out of the flake's declaration turns the probe red,
-// with a message saying what a service would lose.
+// with a message saying what a service would lose. It tests the probe (the
+// template's machinery): TestImageRunsFromAnEmptyRoot guards a user's edit.
 func TestEveryPartOfTheImageRootIsNeeded(t *testing.T) {
+	testkit.FullTier(t)
 	img, r := mustImage(t), productionRoot(t)
 	user, _, _ := passwdEntry(r.Spec.Files["etc/passwd"], img.UID)
 	type part struct {
