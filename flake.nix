@@ -236,6 +236,7 @@
               pkgs.flyctl
               pkgs.nixfmt
               pkgs.wrk
+              pkgs.jq # the image-root tests run the flake's root script
             ];
           };
         }
