@@ -53,7 +53,9 @@ func TestKillSignalAndTimeoutFitTheService(t *testing.T) {
 			t.Errorf("the service must handle %s (Fly's default kill signal is documented as both); it handles %v", sig, src.Signals)
 		}
 	}
-	if cfg.KillTimeout == nil || cfg.KillTimeout.Duration <= src.ShutdownTimeout {
+	if cfg.KillTimeout == nil {
+		t.Errorf("fly.toml has no top-level kill_timeout: set kill_timeout = \"15s\" or more than the service's shutdownTimeout %s, or Fly kills it mid-drain after its default", src.ShutdownTimeout)
+	} else if cfg.KillTimeout.Duration <= src.ShutdownTimeout {
 		t.Errorf("fly.toml kill_timeout %v must exceed the service's shutdownTimeout %s, or Fly kills it mid-drain", cfg.KillTimeout, src.ShutdownTimeout)
 	}
 }

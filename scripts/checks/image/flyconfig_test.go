@@ -37,7 +37,7 @@ func TestFlyTomlIsValid(t *testing.T) {
 	}
 }
 
-// requireValidFlyToml stops a test that edits copies of fly.toml when the
+// requireValidFlyToml skips a test that edits copies of fly.toml when the
 // file itself fails the checks: every copy would fail for the same reason,
 // and TestFlyTomlIsValid already names it.
 func requireValidFlyToml(t *testing.T) {
@@ -46,7 +46,7 @@ func requireValidFlyToml(t *testing.T) {
 	if err == nil && len(checkFlyConfig(cfg)) == 0 {
 		return
 	}
-	t.Fatal("fly.toml itself fails the checks (TestFlyTomlIsValid says why): fix it first; this test checks edited copies of it")
+	t.Skip("fly.toml itself fails the checks (TestFlyTomlIsValid says why): fix it first; this test checks edited copies of it")
 }
 
 // flyTable is fly.toml parsed into plain TOML values, for edited copies.

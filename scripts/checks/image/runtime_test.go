@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,6 +63,9 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 		t.Fatalf("in the image root, as uid %d, a service would break:\n%s", img.UID, output)
 	}
 	t.Logf("the probe, in the image root as uid %d:\n%s", img.UID, output)
+	if program := flakePackage(t).Meta.MainProgram; path.Base(img.Cmd[0]) != program {
+		t.Skipf("the Dockerfile's CMD %s is not the package's program %s: TestCmdRunsTheFlakesProgram says how to fix it", img.Cmd[0], program)
+	}
 	if target, err := os.Readlink(filepath.Join(root, img.Cmd[0])); err != nil || !strings.HasPrefix(target, "/nix/store/") {
 		t.Fatalf("the image's CMD %s is not a link into the store in the image root (%q, %v): the flake links the package's program at bin/<mainProgram>", img.Cmd[0], target, err)
 	}
@@ -109,6 +113,9 @@ func TestImageRunsFromAnEmptyRoot(t *testing.T) {
 	}
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
+	}
+	if cfg.KillTimeout == nil {
+		t.Skip("fly.toml has no kill_timeout, so there is no bound to drain within: TestKillSignalAndTimeoutFitTheService says how to fix it")
 	}
 	select {
 	case err := <-svc.exited:
