@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,20 +20,47 @@ type workflow struct {
 	root *yaml.Node
 }
 
-func loadYAML(t *testing.T, path string) *yaml.Node {
-	t.Helper()
+// parseYAML parses the file at path as one YAML mapping.
+func parseYAML(path string) (*yaml.Node, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
+		return nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("parsing %s: %v", path, err)
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		t.Fatalf("%s is not a YAML mapping", path)
+		return nil, fmt.Errorf("%s is not a YAML mapping", path)
 	}
-	return doc.Content[0]
+	return doc.Content[0], nil
+}
+
+// loadYAML parses a file the policy tests read. One that does not parse is
+// reported once, by TestGitHubFilesParse; the tests reading it skip.
+func loadYAML(t *testing.T, path string) *yaml.Node {
+	t.Helper()
+	n, err := parseYAML(path)
+	if err != nil {
+		t.Skipf("%v: TestGitHubFilesParse reports it; fix the file first", err)
+	}
+	return n
+}
+
+func TestGitHubFilesParse(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testkit.RepoRoot(t), ".github", "*.y*ml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	workflows, err := filepath.Glob(filepath.Join(testkit.RepoRoot(t), ".github", "workflows", "*.y*ml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, workflows...) {
+		if _, err := parseYAML(f); err != nil {
+			t.Errorf("%v: GitHub cannot read it; fix the YAML (actionlint %s points at the line)", err, f)
+		}
+	}
 }
 
 func loadWorkflows(t *testing.T) []workflow {
