@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"scripts/internal/flake"
 	"scripts/internal/testkit"
 )
 
@@ -17,9 +18,7 @@ func TestDockerContextHoldsExactlyWhatNixBuildReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	need, err := nixBuildInputs(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flake.Require(t, err)
 	context, err := dockerContext(root, bytes.NewReader(ignore))
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +40,7 @@ func TestDockerContextHoldsExactlyWhatNixBuildReads(t *testing.T) {
 func TestDockerContextCheckFindsMissingAndExtraFiles(t *testing.T) {
 	root := testkit.RepoRoot(t)
 	need, err := nixBuildInputs(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flake.Require(t, err)
 	cases := []struct {
 		name, dockerignore string
 		wantMissing        string // a file that must be reported missing

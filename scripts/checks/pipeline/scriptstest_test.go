@@ -26,9 +26,7 @@ func TestWhatSkipFlakeChecksSkipsTheFlakeRuns(t *testing.T) {
 		t.Fatal("scripts/test skips nothing with --skip-flake-checks (no ran_by_flake lines): the flake's checks would run twice in CI")
 	}
 	outputs, err := flake.Evaluate(root, "")
-	if err != nil {
-		t.Fatalf("evaluating flake.nix: %v", err)
-	}
+	flake.Require(t, err)
 	if len(outputs.Checks) == 0 {
 		t.Fatal("flake.nix has no checks for any system")
 	}

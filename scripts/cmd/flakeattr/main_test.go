@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"scripts/internal/flake"
 	"scripts/internal/testkit"
 )
 
@@ -23,6 +24,7 @@ func TestUsage(t *testing.T) {
 // of the package's tags reaches scripts/test with no second copy to update.
 func TestTagsFollowFlakeNix(t *testing.T) {
 	testkit.RequireTool(t, "nix-instantiate", "apt-get install nix-bin (or install Nix)")
+	flake.Require(t, flake.Parse(testkit.RepoRoot(t)))
 	root := copyOfRepository(t)
 	flakeNix := filepath.Join(root, "flake.nix")
 	b, err := os.ReadFile(flakeNix)

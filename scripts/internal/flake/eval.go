@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 //go:embed stub.nix
@@ -19,6 +20,36 @@ var stubNix []byte
 
 // ErrNoNixInstantiate is returned when nix-instantiate is not on PATH.
 var ErrNoNixInstantiate = errors.New("nix-instantiate not found: install Nix (Debian/Ubuntu: apt-get install nix-bin)")
+
+// ErrSyntax wraps an evaluation that failed because flake.nix does not
+// parse: TestFlakeNixParses (and scripts/test's parse step) report that
+// once, so the tests that read the flake skip (Require).
+var ErrSyntax = errors.New("flake.nix does not parse")
+
+// Require stops a test that could not read the flake: it fails on err, but
+// skips where the flake does not parse (reported once by TestFlakeNixParses)
+// and, outside CI, where nix-instantiate is missing.
+func Require(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrSyntax):
+		t.Skipf("%v: TestFlakeNixParses reports it; fix flake.nix first", err)
+	case errors.Is(err, ErrNoNixInstantiate) && os.Getenv("CI") != "true":
+		t.Skipf("skipping: %v", err)
+	default:
+		t.Fatal(err)
+	}
+}
+
+// Parse reports whether flake.nix in root parses, with Nix's message.
+func Parse(root string) error {
+	_, err := NixInstantiate("--parse", filepath.Join(root, "flake.nix"))
+	if err != nil && !errors.Is(err, ErrNoNixInstantiate) {
+		return fmt.Errorf("%w: %w", ErrSyntax, err)
+	}
+	return err
+}
 
 // Outputs is a summary of flake.nix's outputs evaluated against the stub
 // nixpkgs in stub.nix (no nixpkgs download, no build).
@@ -178,6 +209,11 @@ func evalSummary(root, rev, attr string) ([]byte, error) {
 		args = append(args, "-A", attr)
 	}
 	out, err := NixInstantiate(args...)
+	if err != nil && !errors.Is(err, ErrNoNixInstantiate) {
+		if perr := Parse(root); errors.Is(perr, ErrSyntax) {
+			return nil, perr
+		}
+	}
 	if err != nil && strings.Contains(err.Error(), "' missing") {
 		err = fmt.Errorf("%w\n(evaluated against the stub nixpkgs, scripts/internal/flake/stub.nix: if the flake is right, that stub lacks this attribute; add it there as nixpkgs defines it, or run where real Nix can fetch nixpkgs)", err)
 	}

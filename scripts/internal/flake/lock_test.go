@@ -41,6 +41,7 @@ func TestFlakeLockHoldsOnlyTheNixpkgsEntry(t *testing.T) {
 // (which needs the network).
 func TestFlakeLockOriginalMatchesTheInputURL(t *testing.T) {
 	root := testkit.RepoRoot(t)
+	Require(t, Parse(root))
 	lock, err := ReadLock(root)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,7 @@ func TestFlakeLockOriginalMatchesTheInputURL(t *testing.T) {
 }
 
 func TestFlakeInputsAsNixSeesThem(t *testing.T) {
+	Require(t, Parse(testkit.RepoRoot(t)))
 	inputs := flakeInputs(t)
 	if len(inputs) != 1 || inputs["nixpkgs"]["url"] == "" {
 		t.Errorf("inputs = %v, want nixpkgs only (no flake-utils, no devenv)", inputs)

@@ -18,8 +18,6 @@ func evaluate(t *testing.T, rev string) *Outputs {
 	}
 	testkit.RequireTool(t, "nix-instantiate", installNix)
 	outputs, err := Evaluate(testkit.RepoRoot(t), rev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	Require(t, err)
 	return outputs
 }

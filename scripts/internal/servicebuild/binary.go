@@ -47,9 +47,7 @@ func Binary(t testing.TB, rev string) string {
 	} else {
 		bin, err = Build(root, testkit.ScratchDir(t, "service-"+rev), rev)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	flake.Require(t, err)
 	if built.bins == nil {
 		built.bins = map[string]string{}
 	}
