@@ -196,16 +196,21 @@ func startServiceOnce(t testing.TB, bin string, env []string) (string, bool) {
 		return "", false
 	}
 	base := "http://127.0.0.1:" + port
+	status := 0
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(base + "/version"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if status = resp.StatusCode; status == http.StatusOK {
 				t.Cleanup(stop)
 				return base, true
 			}
 		}
 	}
 	stop()
+	if status != 0 {
+		// It started and answers, but not /version: another port will not help.
+		t.Fatalf("the service (%v) started but GET /version answered %d: the deploy verifies a release by /version, so keep it when you replace /ping", env, status)
+	}
 	return "", false
 }
 
