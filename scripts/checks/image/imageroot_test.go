@@ -230,7 +230,7 @@ func passwdEntry(passwd string, uid int) (name, home string, ok bool) {
 func runProbe(t *testing.T, root string, img runtimeImage, user string) (string, error) {
 	t.Helper()
 	copyFile(t, probeBinary(t), filepath.Join(root, "imageprobe"))
-	cmd, _ := emptyRootCommand(t, root, img.UID, img.GID, []string{"/imageprobe", "-user", user})
+	cmd, _ := emptyRootCommand(t, root, img.UID, img.GID, []string{"/imageprobe", "-user", user, "-nonroot"})
 	cmd.Env = []string{"HOME=" + img.Home}
 	output, err := cmd.CombinedOutput()
 	if rmErr := os.Remove(filepath.Join(root, "imageprobe")); rmErr != nil {

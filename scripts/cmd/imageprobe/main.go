@@ -5,7 +5,7 @@
 // failure says what the service would lose. Build it static (CGO_ENABLED=0)
 // and run it as the image's USER, with the image's environment.
 //
-// Usage: imageprobe [-user NAME]
+// Usage: imageprobe [-user NAME] [-nonroot]
 package main
 
 import (

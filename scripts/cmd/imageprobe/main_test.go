@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/user"
 	"strings"
 	"testing"
@@ -36,5 +37,15 @@ func TestUsage(t *testing.T) {
 	var stdout, stderr strings.Builder
 	if err := run(context.Background(), []string{"extra"}, nil, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "usage") {
 		t.Errorf("err = %v, want the usage line", err)
+	}
+}
+
+func TestNonrootFailsAsRoot(t *testing.T) {
+	err := notRoot()
+	if os.Getuid() == 0 && err == nil {
+		t.Error("notRoot passed as uid 0")
+	}
+	if os.Getuid() != 0 && err != nil {
+		t.Errorf("notRoot failed as uid %d: %v", os.Getuid(), err)
 	}
 }

@@ -29,7 +29,8 @@ const (
 )
 
 type config struct {
-	user string // the passwd name the image's USER must have
+	user    string // the passwd name the image's USER must have
+	nonroot bool   // the image's USER must not be root
 }
 
 func parseArgs(args []string, stderr io.Writer) (config, error) {
@@ -37,11 +38,12 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("imageprobe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.user, "user", "", "the user name the image's USER must have in /etc/passwd (default: any entry)")
+	fs.BoolVar(&cfg.nonroot, "nonroot", false, "fail when the image's USER is root (uid 0)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, errors.New("usage: imageprobe [-user NAME]")
+		return cfg, errors.New("usage: imageprobe [-user NAME] [-nonroot]")
 	}
 	return cfg, nil
 }
@@ -54,7 +56,7 @@ type probe struct {
 }
 
 func probes(cfg config) []probe {
-	return []probe{
+	ps := []probe{
 		{"CA roots: a public chain verifies against the system pool", "HTTPS calls would fail (no CA roots at /etc/ssl/certs/ca-certificates.crt)", verifyChain},
 		{"time zones: " + dstZone + " loads with DST", "time zones would not load (time.LoadLocation; no zoneinfo at /usr/share/zoneinfo)", loadZone},
 		{"temp files: os.CreateTemp(\"\") writes in a world-writable sticky " + os.TempDir(), "temp files would fail (os.CreateTemp, gin's multipart uploads over MaxMultipartMemory; no /tmp with mode 1777)", tempFile},
@@ -62,6 +64,17 @@ func probes(cfg config) []probe {
 		{"group: the user's group resolves", "group lookups would fail (user.LookupGroupId; no /etc/group entry)", userGroup},
 		{"home: $HOME is the user's home and writable", "the home directory would be missing or read-only (os.UserHomeDir: SDK config and caches)", homeDir},
 	}
+	if cfg.nonroot {
+		ps = append(ps, probe{"unprivileged: the image's USER is not root", "the service would run as root (set USER to the root's unprivileged user)", notRoot})
+	}
+	return ps
+}
+
+func notRoot() error {
+	if uid := os.Getuid(); uid == 0 {
+		return errors.New("uid 0")
+	}
+	return nil
 }
 
 func verifyChain() error {
